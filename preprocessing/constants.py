@@ -1,0 +1,18 @@
+"""Constants shared by every pipeline stage (one place, imported everywhere)."""
+
+NUM_FRAMES = 16
+NUM_LANDMARKS = 33
+LANDMARK_DIMS = 4  # x, y, z, visibility
+FEATURE_DIMS = NUM_LANDMARKS * LANDMARK_DIMS + 1  # + per-frame validity flag = 133
+SCORE_SCALE = 100.0
+VISIBILITY_THRESHOLD = 0.25
+MIN_VISIBLE_LANDMARKS = 2
+
+# BlazePose landmark indices used by the normalisation.
+LEFT_SHOULDER, RIGHT_SHOULDER = 11, 12
+LEFT_HIP, RIGHT_HIP = 23, 24
+
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
+POSE_FILE_SUFFIX = ".pose.npz"  # pre-extracted pose sequences (demo data), read like cache entries
+
+DEFAULT_CACHE_DIR = "checkpoints/keypoints_cache"
