@@ -1,14 +1,25 @@
-"""Score CSVs: load ``data/<exercise>_scores.csv`` and validate every row, naming file and row.
+"""Score CSVs: load ``data/<exercise>_scores.csv`` and validate every row, naming file and line.
 
-STUB: interface fixed by the lead; the implementation is owned by one helper.
+Problems are reported as ``<csv> line <n>: <problem>`` where ``n`` is the line number in the CSV
+file (the header is line 1; blank lines are ignored but counted; a quoted cell spanning lines would
+shift later numbers). Problems with the file itself (missing,
+not a CSV, missing columns) always raise; row problems follow the policy: ``"fail"`` raises one
+DataValidationError listing every problem, ``"skip"`` drops the bad rows with a logging.warning each.
 """
 
+import logging
+import os
 from pathlib import Path
 from typing import Literal
 
 import pandas as pd
 
+from preprocessing.cache import CorruptEntryError, is_pose_file, load_pose
+from preprocessing.constants import SCORE_SCALE, VIDEO_EXTENSIONS
+from preprocessing.video import VideoError, opened_video
+
 Policy = Literal["fail", "skip"]
+logger = logging.getLogger(__name__)
 
 # exercise -> (train folder, test folder, scores CSV), all under the data dir (original layout).
 EXERCISES: dict[str, tuple[str, str, str]] = {
@@ -16,19 +27,170 @@ EXERCISES: dict[str, tuple[str, str, str]] = {
     "pushup": ("PushUps_train", "PushUps_test", "pushup_scores.csv"),
     "lunge": ("lunges_train", "lunges_test", "lunge_scores.csv"),
 }
+REQUIRED_COLUMNS = ("video", "score")
+FIRST_DATA_LINE = 2  # line number of the first data row (after the header)
+
+Issue = tuple[int, str]  # (CSV line number, problem)
 
 
 class DataValidationError(ValueError):
     """Bad score CSV or bad video; the message names the file (and the CSV row when there is one)."""
 
 
-def load_scores(csv_path: str | Path, data_dir: str | Path, policy: Policy = "fail") -> pd.DataFrame:
+def exercise_of(csv_path: str | Path) -> str:
+    """The exercise whose scores CSV has this file name (e.g. ``squat_scores.csv`` -> ``squat``)."""
+    for exercise, (_, _, csv_name) in EXERCISES.items():
+        if Path(csv_path).name == csv_name:
+            return exercise
+    names = ", ".join(csv_name for _, _, csv_name in EXERCISES.values())
+    raise DataValidationError(f"{csv_path}: unknown scores CSV name (expected one of {names}, or pass exercise=)")
+
+
+def read_csv(csv_path: Path) -> pd.DataFrame:
+    """All cells as text (empty cells as ""), indexed by line number, blank lines dropped; raise
+    DataValidationError for a missing or non-CSV file or missing columns."""
+    if not csv_path.is_file():
+        raise DataValidationError(f"{csv_path}: scores CSV not found")
+    try:
+        frame = pd.read_csv(csv_path, dtype=str, keep_default_na=False, skipinitialspace=True, skip_blank_lines=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise DataValidationError(f"{csv_path}: not a readable CSV file ({error})") from None
+    frame.columns = [str(column).strip() for column in frame.columns]
+    missing = [column for column in REQUIRED_COLUMNS if column not in frame.columns]
+    if missing:
+        raise DataValidationError(
+            f"{csv_path}: missing column(s) {', '.join(missing)} (found: {', '.join(frame.columns)})"
+        )
+    frame.index = pd.RangeIndex(FIRST_DATA_LINE, FIRST_DATA_LINE + len(frame))  # one row per line
+    blank = (frame.apply(lambda column: column.str.strip()) == "").all(axis=1)
+    return frame[~blank]
+
+
+def score_problem(text: str) -> str | None:
+    """Why a score cell is not a number in 0..SCORE_SCALE, or None."""
+    try:
+        score = float(text)
+    except ValueError:
+        return f"score {text!r} is missing or not a number"
+    if score != score:
+        return "score is NaN"
+    if not 0.0 <= score <= SCORE_SCALE:
+        return f"score {score:g} is outside 0..{SCORE_SCALE:g}"
+    return None
+
+
+def split_of(video: Path, train_folder: str, test_folder: str) -> str | None:
+    """"train" / "test" from the nearest enclosing folder named like the exercise's folders, or None."""
+    for parent in video.parents:
+        if parent.name == train_folder:
+            return "train"
+        if parent.name == test_folder:
+            return "test"
+    return None
+
+
+def unreadable_reason(path: Path) -> str | None:
+    """Why a pose file or video cannot be read (a video must open and decode a first frame), or None.
+    The reason names the file."""
+    try:
+        if is_pose_file(path):
+            load_pose(path)
+            return None
+        with opened_video(path) as capture:
+            return None if capture.read()[0] else f"{path}: unreadable video (no decodable frame)"
+    except (CorruptEntryError, VideoError) as error:
+        return str(error)
+
+
+def video_problem(video: Path, train_folder: str, test_folder: str) -> str | None:
+    """Why a listed video cannot be used (extension, folder, missing, unreadable), or None."""
+    if not is_pose_file(video) and video.suffix.lower() not in VIDEO_EXTENSIONS:
+        return f"{video}: not a video file (extension {video.suffix or 'none'!r})"
+    if split_of(video, train_folder, test_folder) is None:
+        return f"{video}: not inside {train_folder}/ or {test_folder}/, cannot tell train from test"
+    if not video.is_file():
+        return f"{video}: file not found"
+    return unreadable_reason(video)
+
+
+def apply_policy(issues: list[Issue], csv_path: Path, policy: Policy) -> set[int]:
+    """Raise one DataValidationError listing ``issues`` ("fail"), or warn about each ("skip");
+    return the CSV line numbers to drop."""
+    if policy not in ("fail", "skip"):
+        raise ValueError(f"policy must be 'fail' or 'skip', not {policy!r}")
+    if issues and policy == "fail":
+        listing = "\n".join(f"  {csv_path} line {line}: {problem}" for line, problem in issues)
+        raise DataValidationError(
+            f"{len(issues)} problem(s) in {csv_path} (policy 'skip' drops these rows):\n{listing}"
+        )
+    for line, problem in issues:
+        logger.warning("%s line %d: %s; row skipped", csv_path, line, problem)
+    return {line for line, _ in issues}
+
+
+def row_issues(frame: pd.DataFrame, videos: list[Path], folders: tuple[str, str]) -> list[Issue]:
+    """Every problem of every row (score, duplicate, video), in CSV order."""
+    issues: list[Issue] = []
+    first_line: dict[Path, int] = {}
+    for line, text, score, video in zip(frame.index, frame["video"], frame["score"], videos):
+        problems = [score_problem(score)]
+        if not text.strip():
+            problems.append("empty video path")
+        elif video in first_line:
+            problems.append(f"{video}: duplicate of line {first_line[video]}")
+        else:
+            first_line[video] = line
+            problems.append(video_problem(video, *folders))
+        issues += [(line, problem) for problem in problems if problem is not None]
+    return issues
+
+
+def load_scores(
+    csv_path: str | Path,
+    data_dir: str | Path,
+    policy: Policy = "fail",
+    exercise: str | None = None,
+) -> pd.DataFrame:
     """Validated rows: columns ``video`` (absolute path), ``score`` (0..100), ``split`` ("train"/"test"
-    from the folder the video is in), and ``subject`` when the CSV has it.
+    from the folder the video is in), ``subject`` when the CSV has it, and ``line`` (the row's line
+    number in the CSV, for later messages such as check_detections').
 
     CSV columns: ``video`` (path relative to ``data_dir``, or absolute), ``score``, optional ``subject``.
     Checks: missing columns, missing files, duplicate rows, NaN, scores outside 0..100, non-video or
-    unreadable files. ``policy="fail"`` raises DataValidationError listing every problem;
-    ``"skip"`` drops bad rows with a logging.warning per row.
+    unreadable files, videos outside the exercise's train/test folders. ``exercise`` None: taken from
+    the CSV file name (see EXERCISES). ``policy="fail"`` raises DataValidationError listing every
+    problem; ``"skip"`` drops bad rows with a logging.warning per row.
     """
-    raise NotImplementedError
+    csv_path = Path(csv_path)
+    train_folder, test_folder, _ = EXERCISES[exercise or exercise_of(csv_path)]
+    frame = read_csv(csv_path)
+    videos = [Path(os.path.abspath(Path(data_dir, text.strip()))) for text in frame["video"]]
+    bad_lines = apply_policy(row_issues(frame, videos, (train_folder, test_folder)), csv_path, policy)
+    rows = pd.DataFrame(
+        {
+            "video": [str(video) for video in videos],
+            "score": pd.to_numeric(frame["score"], errors="coerce").to_numpy(),
+            "split": [split_of(video, train_folder, test_folder) for video in videos],
+            "line": frame.index.to_numpy(),
+        }
+    )
+    if "subject" in frame.columns:
+        rows["subject"] = frame["subject"].str.strip().tolist()
+    return rows[~rows["line"].isin(bad_lines)].reset_index(drop=True)
+
+
+def check_detections(
+    df: pd.DataFrame, detected_any: dict[str, bool], csv_path: str | Path, policy: Policy = "fail"
+) -> pd.DataFrame:
+    """Rows of ``df`` (from load_scores) whose video had a person in at least one sampled frame.
+
+    ``detected_any`` maps each ``df.video`` to whether any frame had a detection (after pose
+    extraction). Videos without a person are problems, reported and handled as in load_scores.
+    """
+    issues = [
+        (int(line), f"{video}: no person detected in any sampled frame")
+        for line, video in zip(df["line"], df["video"])
+        if not detected_any[video]
+    ]
+    bad_lines = apply_policy(issues, Path(csv_path), policy)
+    return df[~df["line"].isin(bad_lines)].reset_index(drop=True)
