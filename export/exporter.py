@@ -1,0 +1,180 @@
+"""Export a trained checkpoint: ONNX, two ``.keras`` files, a SavedModel, score scale and metadata.
+
+Every artifact is written into a staging folder inside the output folder, reloaded and verified
+there; then all back-ends are run against torch on the same inputs (parity). Only when parity holds
+are the artifacts moved into place one by one with a rename (see export/staging.py), metadata
+last. A failure leaves the output folder as it was.
+"""
+
+import argparse
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from datamodules.exercise import pose_settings
+from export.keras_port import write_keras
+from export.metadata import SAVEDMODEL_SUFFIX, artifact_digest, build_metadata, metadata_path, write_metadata
+from export.onnx_export import OPSET, write_onnx
+from export.parity import TOLERANCE, ParityError, check_parity, parity_inputs
+from export.runtime import load_predictor
+from export.savedmodel import write_savedmodel
+from export.staging import publish, staging_dir
+from lightning_module.backbone import BiLSTMScorer
+from preprocessing.constants import SCORE_SCALE
+from preprocessing.dataset import EXERCISES
+from preprocessing.features import preprocessing_signature
+
+DEFAULT_OUT_DIR = "checkpoints"
+BEST_MODEL_NAME = "model.keras"  # the original's ModelCheckpoint file: the best model, whatever the exercise
+SCORE_SCALE_NAME = "score_scale.txt"
+MODEL_PREFIX = "model."  # ScoreRegressor keeps the BiLSTMScorer in ``self.model``
+
+
+class ExportError(RuntimeError):
+    """The export could not be completed; nothing in the output folder was changed."""
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """What an export needs from a Lightning checkpoint."""
+
+    model: BiLSTMScorer
+    datamodule_hparams: dict
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """Published artifact paths (name -> path) and the parity differences (back-end -> input -> diff)."""
+
+    artifacts: dict[str, Path]
+    parity: dict[str, dict[str, float]]
+
+
+def artifact_names(exercise: str) -> dict[str, str]:
+    """Back-end -> file name of each exported model: the original project's names, plus ONNX."""
+    return {
+        "onnxruntime": f"{exercise}_scorer.onnx",
+        "keras": f"{exercise}_scorer.keras",
+        "savedmodel": f"{exercise}_scorer{SAVEDMODEL_SUFFIX}",
+    }
+
+
+def existing_dir(path: str | None) -> str | None:
+    """``path`` when it names an existing folder (hparams may point to another machine's), else None."""
+    return path if path and Path(path).is_dir() else None
+
+
+def load_checkpoint(path: str | Path) -> TrainedModel:
+    """The BiLSTMScorer of a ScoreRegressor checkpoint (eval mode) and the datamodule's hparams."""
+    path = Path(path)
+    if not path.is_file():
+        raise ExportError(f"{path}: no such checkpoint")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        hparams = dict(checkpoint.get("hyper_parameters", {}))
+        state = {
+            key.removeprefix(MODEL_PREFIX): value
+            for key, value in checkpoint["state_dict"].items()
+            if key.startswith(MODEL_PREFIX)
+        }
+        model = BiLSTMScorer(hidden_size=hparams.get("hidden_size", 128), dropout=hparams.get("dropout", 0.3))
+        model.load_state_dict(state)
+    except Exception as error:  # unpickling, missing keys, wrong shapes: all mean "not our checkpoint"
+        raise ExportError(f"{path}: not a ScoreRegressor checkpoint ({type(error).__name__}: {error})") from None
+    return TrainedModel(model.eval(), dict(checkpoint.get("datamodule_hyper_parameters", {})))
+
+
+def write_artifacts(model: BiLSTMScorer, stage: Path, exercise: str) -> dict[str, Path]:
+    """Write and verify every model artifact and the score scale in ``stage``; name -> path."""
+    names = artifact_names(exercise)
+    paths = {backend: stage / name for backend, name in names.items()}
+    write_onnx(model, paths["onnxruntime"])
+    write_keras(model, paths["keras"])
+    best = stage / BEST_MODEL_NAME
+    shutil.copyfile(paths["keras"], best)
+    if artifact_digest(best) != artifact_digest(paths["keras"]):
+        raise ExportError(f"{best}: copy differs from {paths['keras']}")
+    write_savedmodel(model, paths["savedmodel"])
+    scale = stage / SCORE_SCALE_NAME
+    scale.write_text(f"{SCORE_SCALE}\n")
+    if float(scale.read_text()) != SCORE_SCALE:
+        raise ExportError(f"{scale}: does not read back as {SCORE_SCALE}")
+    return {**{names[b]: p for b, p in paths.items()}, BEST_MODEL_NAME: best, SCORE_SCALE_NAME: scale}
+
+
+def export_checkpoint(
+    ckpt_path: str | Path,
+    out_dir: str | Path = DEFAULT_OUT_DIR,
+    exercise: str | None = None,
+    data_dir: str | Path | None = None,
+    log: Callable[[str], object] = print,
+) -> ExportResult:
+    """Export ``ckpt_path`` into ``out_dir`` (see the module docstring); raises ExportError / ParityError.
+
+    ``exercise`` defaults to the checkpoint's datamodule hparams. Real pose sequences for the parity
+    check come from ``data_dir`` (default: the checkpoint's, when it exists) and the checkpoint's
+    keypoint cache folder, when it exists.
+    """
+    trained = load_checkpoint(ckpt_path)
+    exercise = exercise or trained.datamodule_hparams.get("exercise")
+    if exercise not in EXERCISES:
+        raise ExportError(f"{ckpt_path}: exercise {exercise!r} is not one of {', '.join(EXERCISES)} (pass --exercise)")
+    if data_dir is not None and not Path(data_dir).is_dir():
+        raise ExportError(f"{data_dir}: no such data folder (--data_dir)")
+    data_dir = data_dir or existing_dir(trained.datamodule_hparams.get("data_dir"))
+    cache_dir = existing_dir(trained.datamodule_hparams.get("cache_dir"))
+    out_dir = Path(out_dir)
+    with staging_dir(out_dir) as stage:
+        staged = write_artifacts(trained.model, stage, exercise)
+        names = artifact_names(exercise)
+        backends = {backend: load_predictor(stage / name) for backend, name in names.items()}
+        inputs = parity_inputs(data_dir, cache_dir)
+        differences, report = check_parity(trained.model, backends, inputs)
+        log(report)
+        metadata = build_metadata(
+            exercise=exercise,
+            preprocessing=preprocessing_signature(pose_settings(trained.datamodule_hparams)),
+            source_checkpoint=ckpt_path,
+            model_hparams={"hidden_size": trained.model.lstm.hidden_size, "dropout": trained.model.dropout.p},
+            onnx_opset=OPSET,
+            parity={"tolerance": TOLERANCE, "max_abs_diff": differences},
+            artifacts={name: artifact_digest(path) for name, path in staged.items()},
+        )
+        for path in (metadata_path(stage / names["onnxruntime"]), metadata_path(stage / BEST_MODEL_NAME)):
+            write_metadata(path, metadata)
+            staged[path.name] = path
+        for name, path in staged.items():  # metadata files come last (dict order)
+            publish(path, out_dir / name)
+    return ExportResult({name: out_dir / name for name in staged}, differences)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="cli.py export",
+        description="Export a trained checkpoint to ONNX, Keras (.keras), a SavedModel and metadata, "
+        f"after checking every back-end against torch (tolerance {TOLERANCE:.0e}).",
+    )
+    parser.add_argument("--ckpt_path", required=True, help="ScoreRegressor checkpoint, e.g. checkpoints/squat/best.ckpt")
+    parser.add_argument("--exercise", choices=sorted(EXERCISES), help="default: the checkpoint's datamodule exercise")
+    parser.add_argument("--out_dir", default=DEFAULT_OUT_DIR, help=f"output folder (default {DEFAULT_OUT_DIR})")
+    parser.add_argument(
+        "--data_dir", help="data folder whose *.pose.npz files feed the parity check (default: the checkpoint's)"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python cli.py export ...``: 0 on success, 1 (with the reason on stderr) when the export fails."""
+    args = parse_args(argv)
+    try:
+        result = export_checkpoint(args.ckpt_path, args.out_dir, args.exercise, args.data_dir)
+    except (ExportError, ParityError, ValueError, OSError) as error:  # each names its file or back-end
+        print(f"export failed, {args.out_dir} left unchanged: {error}", file=sys.stderr)
+        return 1
+    for name in sorted(result.artifacts):
+        print(f"wrote {result.artifacts[name]}")
+    return 0

@@ -1,0 +1,64 @@
+"""Torch -> ONNX with a dynamic batch axis, checked with ``onnx.checker`` and reloaded in ONNX Runtime.
+
+Exporter: torch 2.13 still ships the TorchScript-based exporter (``dynamo=False``; deprecated since
+2.9, when the ``torch.export``-based exporter became the default). It turns ``nn.LSTM`` into one ONNX
+``LSTM`` node and needs no extra package, whereas the dynamo exporter needs ``onnxscript``. If a
+future torch drops ``dynamo=False``, switch to ``dynamo=True`` with ``dynamic_shapes`` and add
+onnxscript to the dependencies. Opset 17: every op of this graph (LSTM, ReduceMean with axes as an
+attribute, Gemm) is stable there, and ONNX Runtime >= 1.11 and other runtimes load it.
+"""
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+
+from export.metadata import INPUT_NAME, OUTPUT_NAME
+from export.runtime import onnx_session
+from lightning_module.backbone import BiLSTMScorer
+from preprocessing.constants import FEATURE_DIMS, NUM_FRAMES
+
+OPSET = 17
+BATCH_AXIS = "batch"
+
+
+def write_onnx(model: BiLSTMScorer, path: str | Path) -> None:
+    """Export ``model`` (in eval mode) to ``path`` and verify the file (see ``verify_onnx``)."""
+    model.eval()
+    example = torch.zeros(2, NUM_FRAMES, FEATURE_DIMS)
+    with warnings.catch_warnings():
+        # The initial LSTM states are built from the input's shape (Shape -> ConstantOfShape), so the
+        # batch axis really is dynamic: the exporter's generic LSTM batch-size warning does not apply.
+        warnings.filterwarnings("ignore", message=".*batch_size other than 1.*")
+        warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
+        # nn.LSTM's input-size checks become constants in the trace: right for this fixed input layout.
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+        torch.onnx.export(
+            model,
+            (example,),
+            str(path),
+            dynamo=False,
+            opset_version=OPSET,
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            dynamic_axes={INPUT_NAME: {0: BATCH_AXIS}, OUTPUT_NAME: {0: BATCH_AXIS}},
+        )
+    verify_onnx(path)
+
+
+def verify_onnx(path: str | Path) -> None:
+    """``onnx.checker`` (full check), the declared input/output shapes, and a run in ONNX Runtime."""
+    proto = onnx.load(str(path))
+    onnx.checker.check_model(proto, full_check=True)
+    expected = {INPUT_NAME: [BATCH_AXIS, NUM_FRAMES, FEATURE_DIMS], OUTPUT_NAME: [BATCH_AXIS, 1]}
+    for value in list(proto.graph.input) + list(proto.graph.output):
+        dims = [d.dim_param or d.dim_value for d in value.type.tensor_type.shape.dim]
+        if expected.pop(value.name, None) != dims:
+            raise ValueError(f"{path}: unexpected graph input/output {value.name} {dims}")
+    if expected:
+        raise ValueError(f"{path}: graph lacks {sorted(expected)}")
+    output = onnx_session(path).run(None, {INPUT_NAME: np.zeros((3, NUM_FRAMES, FEATURE_DIMS), np.float32)})[0]
+    if output.shape != (3, 1):
+        raise ValueError(f"{path}: ONNX Runtime returned shape {output.shape} for a batch of 3")

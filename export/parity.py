@@ -1,0 +1,115 @@
+"""Parity, the export contract: every back-end gives torch's output to within TOLERANCE on 0..1.
+
+Inputs: real pose sequences (the demo data's ``*.pose.npz`` files under the data folder and the
+keypoint cache's entries, through the same feature code as training) and random ones, each as a
+batch of up to PARITY_BATCH and of 1.
+"""
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from export.runtime import Predictor
+from lightning_module.backbone import BiLSTMScorer
+from preprocessing.cache import CorruptEntryError, load_pose
+from preprocessing.constants import FEATURE_DIMS, NUM_FRAMES, POSE_FILE_SUFFIX
+from preprocessing.features import sequence_features
+
+TOLERANCE = 1e-5
+PARITY_BATCH = 64
+
+
+class ParityError(RuntimeError):
+    """An exported back-end whose output differs from torch's by more than TOLERANCE."""
+
+
+def pose_files(data_dir: str | Path | None, cache_dir: str | Path | None) -> list[Path]:
+    """Pre-extracted pose files under ``data_dir`` (the demo data) and the keypoint cache's entries."""
+    files = sorted(Path(data_dir).rglob(f"*{POSE_FILE_SUFFIX}")) if data_dir else []
+    return files + (sorted(Path(cache_dir).glob("*.npz")) if cache_dir else [])
+
+
+def real_sequences(
+    data_dir: str | Path | None, cache_dir: str | Path | None = None, count: int = PARITY_BATCH
+) -> np.ndarray:
+    """Features of up to ``count`` readable pose files (see ``pose_files``), spread evenly over them."""
+    files = pose_files(data_dir, cache_dir)
+    features = []
+    for index in np.unique(np.linspace(0, len(files) - 1, count).astype(int)) if files else []:
+        try:
+            features.append(sequence_features(load_pose(files[index])))
+        except CorruptEntryError:
+            continue  # training rebuilds such an entry; parity simply uses the others
+    return np.stack(features).astype(np.float32) if features else np.zeros((0, NUM_FRAMES, FEATURE_DIMS), np.float32)
+
+
+def parity_inputs(
+    data_dir: str | Path | None = None, cache_dir: str | Path | None = None, seed: int = 0
+) -> dict[str, np.ndarray]:
+    """Named batches: ``real xN`` / ``real x1`` when pose files are found (see ``pose_files``), and
+    ``random x64`` / ``random x1``."""
+    random = np.random.default_rng(seed).normal(size=(PARITY_BATCH, NUM_FRAMES, FEATURE_DIMS)).astype(np.float32)
+    inputs = {f"random x{PARITY_BATCH}": random, "random x1": random[:1]}
+    real = real_sequences(data_dir, cache_dir)
+    if len(real):
+        inputs = {f"real x{len(real)}": real, "real x1": real[:1], **inputs}
+    return inputs
+
+
+def torch_predictor(model: BiLSTMScorer) -> Predictor:
+    """``model`` in eval mode as a numpy -> numpy callable (the reference)."""
+    model.eval()
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return model(torch.from_numpy(np.asarray(x, dtype=np.float32))).numpy()
+
+    return predict
+
+
+def max_abs_difference(actual: np.ndarray, expected: np.ndarray) -> float:
+    """max |actual - expected|; infinity for a shape mismatch or a non-finite value (never passes)."""
+    actual = np.asarray(actual, dtype=np.float64)
+    if actual.shape != expected.shape or not np.isfinite(actual).all():
+        return float("inf")
+    return float(np.max(np.abs(actual - expected)))
+
+
+def max_differences(
+    reference: Predictor, backends: Mapping[str, Predictor], inputs: Mapping[str, np.ndarray]
+) -> dict[str, dict[str, float]]:
+    """Back-end -> input name -> max |backend - reference| over the batch."""
+    expected = {name: reference(x) for name, x in inputs.items()}
+    return {
+        backend: {name: max_abs_difference(predict(x), expected[name]) for name, x in inputs.items()}
+        for backend, predict in backends.items()
+    }
+
+
+def format_report(differences: Mapping[str, Mapping[str, float]], tolerance: float = TOLERANCE) -> str:
+    """A table of the differences, one line per back-end, with its maximum and pass/FAIL."""
+    names = list(next(iter(differences.values())))
+    lines = [f"parity: max |backend - torch| on the 0..1 output (tolerance {tolerance:.0e})"]
+    lines.append(f"  {'backend':<12}" + "".join(f"{name:>13}" for name in names) + f"{'max':>13}")
+    for backend, by_input in differences.items():
+        worst = max(by_input.values())
+        cells = "".join(f"{by_input[name]:>13.2e}" for name in names)
+        lines.append(f"  {backend:<12}{cells}{worst:>13.2e}  {'ok' if worst <= tolerance else 'FAIL'}")
+    return "\n".join(lines)
+
+
+def check_parity(
+    model: BiLSTMScorer,
+    backends: Mapping[str, Predictor],
+    inputs: Mapping[str, np.ndarray],
+    tolerance: float = TOLERANCE,
+) -> tuple[dict[str, dict[str, float]], str]:
+    """Differences and their report; raises ParityError (with the report) when any exceeds ``tolerance``."""
+    differences = max_differences(torch_predictor(model), backends, inputs)
+    report = format_report(differences, tolerance)
+    failed = sorted(b for b, by_input in differences.items() if max(by_input.values()) > tolerance)
+    if failed:
+        raise ParityError(f"{', '.join(failed)} differ(s) from torch by more than {tolerance:.0e}\n{report}")
+    return differences, report

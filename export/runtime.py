@@ -1,0 +1,93 @@
+"""Run an exported artifact on (batch, NUM_FRAMES, FEATURE_DIMS) float32 -> (batch, 1) in 0..1.
+
+No torch here, and TensorFlow is imported only for a ``.keras`` file or a SavedModel folder, so
+scoring with ONNX needs neither. Loaders (checked by tests/test_export.py):
+- ``.onnx``: ONNX Runtime, CPU provider, all graph optimisations, ``threads`` intra-op threads;
+- ``.keras``: ``keras.models.load_model`` (Keras 3, TensorFlow back-end), its call traced once into a
+  ``tf.function`` for any batch size (eager calls run the LSTM step by step: ~60x slower at batch 1);
+- SavedModel folder: ``tf.saved_model.load`` and its ``serving_default`` signature.
+"""
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from export.metadata import INPUT_NAME, OUTPUT_NAME, ArtifactError
+from preprocessing.constants import FEATURE_DIMS, NUM_FRAMES
+
+Predictor = Callable[[np.ndarray], np.ndarray]
+BACKENDS = ("onnxruntime", "keras", "savedmodel")
+
+
+def backend_of(artifact: str | Path) -> str:
+    """``onnxruntime`` for ``.onnx``, ``keras`` for ``.keras``, ``savedmodel`` for a folder."""
+    artifact = Path(artifact)
+    if artifact.is_dir():
+        return "savedmodel"
+    if artifact.suffix in (".onnx", ".keras"):
+        return {".onnx": "onnxruntime", ".keras": "keras"}[artifact.suffix]
+    raise ArtifactError(f"{artifact}: not a model artifact (expected .onnx, .keras or a SavedModel folder)")
+
+
+def _quiet_tensorflow() -> None:
+    """Hide TensorFlow's C++ start-up chatter unless the user asked for it."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def onnx_session(path: str | Path, threads: int = 1):
+    """An ONNX Runtime CPU session with every graph optimisation and ``threads`` intra-op threads."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def _onnx_predictor(path: Path, threads: int) -> Predictor:
+    session = onnx_session(path, threads)
+    return lambda x: session.run([OUTPUT_NAME], {INPUT_NAME: np.asarray(x, dtype=np.float32)})[0]
+
+
+def _keras_predictor(path: Path) -> Predictor:
+    _quiet_tensorflow()
+    import keras
+    import tensorflow as tf
+
+    model = keras.models.load_model(path, compile=False)
+    spec = tf.TensorSpec([None, NUM_FRAMES, FEATURE_DIMS], tf.float32)
+    serve = tf.function(lambda x: model(x, training=False), input_signature=[spec])  # one graph, any batch
+    return lambda x: serve(np.asarray(x, dtype=np.float32)).numpy()
+
+
+def _savedmodel_predictor(path: Path) -> Predictor:
+    _quiet_tensorflow()
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(str(path))
+    serve = loaded.signatures["serving_default"]
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        outputs = serve(**{INPUT_NAME: tf.constant(x, dtype=tf.float32)})
+        return outputs[OUTPUT_NAME].numpy()
+
+    predict.loaded = loaded  # the signature needs the loaded object (its variables) kept alive
+    return predict
+
+
+def load_predictor(artifact: str | Path, threads: int = 1) -> Predictor:
+    """A callable running ``artifact`` with the back-end its kind calls for (see the module docstring)."""
+    artifact = Path(artifact)
+    backend = backend_of(artifact)
+    try:
+        if backend == "onnxruntime":
+            return _onnx_predictor(artifact, threads)
+        if backend == "keras":
+            return _keras_predictor(artifact)
+        return _savedmodel_predictor(artifact)
+    except Exception as error:  # onnxruntime and TensorFlow raise their own types; name the file
+        raise ArtifactError(f"{artifact}: cannot be loaded with {backend} ({error})") from None

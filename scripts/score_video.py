@@ -1,0 +1,131 @@
+"""Score exercise videos with an exported model: 0..100 per video, and frames with a person (x/16).
+
+    python scripts/score_video.py data/squats_test/clip.mp4 [more videos] [--exercise squat]
+    python scripts/score_video.py clip.mp4 --model checkpoints/squat_scorer.keras --json
+
+The model is ``checkpoints/<exercise>_scorer.onnx`` unless ``--model`` names another artifact: an
+``.onnx`` file runs in ONNX Runtime, a ``.keras`` file in Keras, a folder as a TensorFlow SavedModel.
+torch is never imported; TensorFlow is needed only for those two (but mediapipe 0.10.21 itself
+imports TensorFlow when it is installed, whatever the model). Videos go through the training
+preprocessing itself (``preprocessing.features``) with the pose settings recorded in the artifact's
+metadata; an artifact whose preprocessing signature differs from this code's is refused. A bad video
+(missing, not a video, no person found) is reported on stderr, naming the file, and the others are
+still scored; the exit status is then 1.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as `python scripts/score_video.py`
+
+# Below: numpy, OpenCV and project code only; mediapipe, onnxruntime, TensorFlow load when first used.
+import numpy as np  # noqa: E402
+
+from export.metadata import ArtifactError, check_artifact, pose_settings_of  # noqa: E402
+from export.runtime import backend_of, load_predictor  # noqa: E402
+from preprocessing.cache import CorruptEntryError  # noqa: E402
+from preprocessing.constants import DEFAULT_CACHE_DIR, NUM_FRAMES  # noqa: E402
+from preprocessing.dataset import EXERCISES  # noqa: E402
+from preprocessing.features import is_pose_file, sequence_features, video_pose  # noqa: E402
+from preprocessing.pose import PoseEstimator  # noqa: E402
+from preprocessing.video import VideoError  # noqa: E402
+
+DEFAULT_EXERCISE = "squat"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("videos", nargs="+", help="video files (or pre-extracted *.pose.npz files)")
+    parser.add_argument("--exercise", choices=sorted(EXERCISES),
+                        help="picks the model checkpoints/<exercise>_scorer.onnx (default squat); with --model, "
+                        "the model must be one of this exercise")
+    parser.add_argument("--model", help="exported artifact: .onnx (default kind), .keras, or a SavedModel folder")
+    parser.add_argument("--json", action="store_true", help="print one JSON document instead of text lines")
+    parser.add_argument("--cache_dir", default=DEFAULT_CACHE_DIR, help=f"keypoint cache (default {DEFAULT_CACHE_DIR})")
+    parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads (default 1)")
+    return parser.parse_args(argv)
+
+
+class Scorer:
+    """An exported model with the pose settings it was trained on; scores videos one batch at a time."""
+
+    def __init__(self, artifact: str | Path, threads: int = 1) -> None:
+        self.artifact = Path(artifact)
+        self.metadata = check_artifact(self.artifact)
+        self.backend = backend_of(self.artifact)
+        self.settings = pose_settings_of(self.metadata, self.artifact)
+        self.predict = load_predictor(self.artifact, threads)
+        self._estimator = None
+
+    def features(self, video: str, cache_dir: str | Path) -> tuple[np.ndarray, int]:
+        """(features (NUM_FRAMES, FEATURE_DIMS), frames with a person) of one video, as in training."""
+        if self._estimator is None and not is_pose_file(video):
+            self._estimator = PoseEstimator(self.settings)  # one detector reused for every video
+        sequence, _ = video_pose(video, self.settings, cache_dir, self._estimator)
+        with_person = int(sequence.detected.sum())
+        if with_person == 0:
+            raise VideoError(f"{video}: no person found in any of the {NUM_FRAMES} sampled frames")
+        return sequence_features(sequence), with_person
+
+    def scores(self, features: list[np.ndarray]) -> list[float]:
+        """Scores 0..score_scale of a list of feature arrays, in one model call."""
+        if not features:
+            return []
+        return [float(y) * self.metadata["score_scale"] for y in self.predict(np.stack(features))[:, 0]]
+
+    def close(self) -> None:
+        if self._estimator is not None:
+            self._estimator.close()
+
+
+def score_videos(scorer: Scorer, videos: list[str], cache_dir: str | Path) -> list[dict]:
+    """One result per video, in order: ``video``, ``score``, ``frames_with_person`` or ``video``, ``error``."""
+    results: list[dict] = []
+    good: list[tuple[dict, np.ndarray]] = []
+    for video in videos:
+        try:
+            features, with_person = scorer.features(video, cache_dir)
+        except (VideoError, CorruptEntryError) as error:
+            results.append({"video": video, "error": str(error)})
+            continue
+        result = {"video": video, "frames_with_person": with_person, "num_frames": NUM_FRAMES}
+        results.append(result)
+        good.append((result, features))
+    for (result, _), score in zip(good, scorer.scores([features for _, features in good]), strict=True):
+        result["score"] = score
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Score the videos; 0 when every video was scored, 1 otherwise (errors on stderr)."""
+    args = parse_args(argv)
+    artifact = args.model or f"checkpoints/{args.exercise or DEFAULT_EXERCISE}_scorer.onnx"
+    try:
+        scorer = Scorer(artifact, args.threads)
+        if args.exercise and scorer.metadata["exercise"] != args.exercise:
+            raise ArtifactError(f"{artifact}: is a {scorer.metadata['exercise']} model, not {args.exercise}")
+    except ArtifactError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    try:
+        results = score_videos(scorer, args.videos, args.cache_dir)
+    finally:
+        scorer.close()
+    for result in results:
+        if "error" in result:
+            print(f"error: {result['error']}", file=sys.stderr)
+    if args.json:
+        document = {"model": str(scorer.artifact), "backend": scorer.backend,
+                    "exercise": scorer.metadata["exercise"], "results": results}
+        print(json.dumps(document, indent=2))
+    else:
+        for result in (r for r in results if "error" not in r):
+            print(f"{result['video']}: score {result['score']:.1f}/100 "
+                  f"(person in {result['frames_with_person']}/{NUM_FRAMES} frames)")
+    return 1 if any("error" in result for result in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
