@@ -1,0 +1,5 @@
+"""Lightning data modules."""
+
+from datamodules.exercise import ExerciseDataModule
+
+__all__ = ["ExerciseDataModule"]

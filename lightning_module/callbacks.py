@@ -1,0 +1,78 @@
+"""Callbacks the CLI always adds: a prediction writer and an end-of-fit summary."""
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from pytorch_lightning import Callback, LightningModule, Trainer
+from pytorch_lightning.callbacks import BasePredictionWriter
+from pytorch_lightning.trainer.states import TrainerFn
+
+from lightning_module.evaluation import PREDICTIONS_CSV, gather_rows, run_dir, write_csv
+from preprocessing.constants import SCORE_SCALE
+
+
+class PredictionWriter(BasePredictionWriter):
+    """Write ``predictions.csv`` (video, score 0..100) for the datamodule's predict table.
+
+    ``output_path`` None: ``<trainer.log_dir>/predictions.csv``. Works across processes (rank 0 writes).
+    """
+
+    def __init__(self, output_path: str | None = None) -> None:
+        super().__init__(write_interval="batch")
+        self.output_path = output_path
+        self._rows: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def on_predict_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._rows = []
+
+    def write_on_batch_end(
+        self, trainer: Trainer, pl_module: LightningModule, prediction: torch.Tensor, batch_indices: Any,
+        batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int,
+    ) -> None:
+        self._rows.append((batch["index"], prediction.detach()))
+
+    def on_predict_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        index, scores = gather_rows(pl_module, *(torch.cat(column) for column in zip(*self._rows)))
+        log_dir = run_dir(trainer)
+        if not trainer.is_global_zero:
+            return
+        path = Path(self.output_path).absolute() if self.output_path else log_dir / PREDICTIONS_CSV
+        videos = trainer.datamodule.tables["predict"]["video"].to_numpy()[index.numpy()]
+        predictions = pd.DataFrame({"video": videos, "score": scores.double().numpy().round(2)})
+        write_csv(predictions, path)
+        print(predictions.to_string(index=False))
+        print(f"wrote {len(predictions)} scores to {path}")
+
+
+class FitSummary(Callback):
+    """At the end of ``fit``, print the best ``val/mae`` in score units next to the predict-the-mean
+    baseline on the same validation split (mean train score). Both are kept as attributes."""
+
+    def __init__(self) -> None:
+        self.best_mae_score = math.inf
+        self.baseline_mae_score = math.nan
+
+    def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self.best_mae_score = math.inf
+
+    def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        fitting = trainer.state.fn == TrainerFn.FITTING and not trainer.sanity_checking
+        if fitting and "val/mae" in trainer.callback_metrics:
+            mae = float(trainer.callback_metrics["val/mae"]) * SCORE_SCALE
+            self.best_mae_score = min(self.best_mae_score, mae)
+
+    def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self.baseline_mae_score = trainer.datamodule.baseline_mae()
+        if not trainer.is_global_zero:
+            return
+        ratio = self.best_mae_score / self.baseline_mae_score
+        print(
+            f"best val MAE {self.best_mae_score:.2f} score units; predict-the-mean baseline "
+            f"{self.baseline_mae_score:.2f} on the same split (ratio {ratio:.2f})"
+        )
+        checkpoint = trainer.checkpoint_callback
+        if checkpoint is not None and checkpoint.best_model_path:
+            print(f"best checkpoint: {checkpoint.best_model_path}")

