@@ -5,8 +5,7 @@
 
 The model is ``checkpoints/<exercise>_scorer.onnx`` unless ``--model`` names another artifact: an
 ``.onnx`` file runs in ONNX Runtime, a ``.keras`` file in Keras, a folder as a TensorFlow SavedModel.
-torch is never imported; TensorFlow is needed only for those two (but mediapipe 0.10.21 itself
-imports TensorFlow when it is installed, whatever the model). Videos go through the training
+torch is never imported; TensorFlow only for those two. Videos go through the training
 preprocessing itself (``preprocessing.features``) with the pose settings recorded in the artifact's
 metadata; an artifact whose preprocessing signature differs from this code's is refused. A bad video
 (missing, not a video, no person found) is reported on stderr, naming the file, and the others are

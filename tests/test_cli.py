@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-
 from conftest import CONFIGS, REPO, SQUAT_FIT_EPOCHS, FitRun, RunCli, carphone_video, config_args
+
 from lightning_module.evaluation import PREDICTIONS_CSV, TEST_CSV, TEST_PLOT
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
 from conftest import carphone_video
+
 from datamodules.exercise import ExerciseDataModule, list_videos, pose_settings, split_train_val
 from preprocessing.cache import PoseSequence, load_pose, save_pose
-from preprocessing.constants import FEATURE_DIMS, NUM_FRAMES, NUM_LANDMARKS, LANDMARK_DIMS
+from preprocessing.constants import FEATURE_DIMS, LANDMARK_DIMS, NUM_FRAMES, NUM_LANDMARKS
 from preprocessing.dataset import DataValidationError, load_scores
 
 

