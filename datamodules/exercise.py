@@ -20,7 +20,15 @@ from torch.utils.data import DataLoader, Dataset
 
 from preprocessing.cache import CorruptEntryError, PoseSequence
 from preprocessing.constants import DEFAULT_CACHE_DIR, POSE_FILE_SUFFIX, SCORE_SCALE, VIDEO_EXTENSIONS
-from preprocessing.dataset import EXERCISES, DataValidationError, Policy, apply_policy, check_detections, load_scores
+from preprocessing.dataset import (
+    EXERCISES,
+    DataValidationError,
+    Policy,
+    apply_policy,
+    check_detections,
+    is_video_name,
+    load_scores,
+)
 from preprocessing.extract import extract_to_cache
 from preprocessing.features import is_pose_file, sequence_features, video_pose
 from preprocessing.pose import PoseSettings
@@ -73,10 +81,6 @@ def split_train_val(
     val_units = np.random.default_rng(seed).permutation(units)[:val_count]
     is_val = groups.isin(val_units).to_numpy()
     return table[~is_val].reset_index(drop=True), table[is_val].reset_index(drop=True)
-
-
-def is_video_name(name: str) -> bool:
-    return name.endswith(POSE_FILE_SUFFIX) or Path(name).suffix.lower() in VIDEO_EXTENSIONS
 
 
 def list_videos(paths: list[str]) -> list[str]:

@@ -15,8 +15,8 @@ from typing import Literal
 import pandas as pd
 
 from preprocessing.cache import CorruptEntryError, is_pose_file, load_pose
-from preprocessing.constants import SCORE_SCALE, VIDEO_EXTENSIONS
-from preprocessing.video import VideoError, opened_video
+from preprocessing.constants import SCORE_SCALE
+from preprocessing.video import VideoError, has_video_extension, opened_video
 
 Policy = Literal["fail", "skip"]
 logger = logging.getLogger(__name__)
@@ -102,9 +102,19 @@ def unreadable_reason(path: Path) -> str | None:
         return str(error)
 
 
+def is_video_name(path: str | Path) -> bool:
+    """Whether a file name is one the pipeline takes: a video, or a pre-extracted ``*.pose.npz``."""
+    return is_pose_file(path) or has_video_extension(path)
+
+
+def resolve_video(text: str, data_dir: str | Path) -> Path:
+    """Absolute path of a CSV ``video`` entry (relative to ``data_dir``, or absolute)."""
+    return Path(os.path.abspath(Path(data_dir, text.strip())))
+
+
 def video_problem(video: Path, train_folder: str, test_folder: str) -> str | None:
     """Why a listed video cannot be used (extension, folder, missing, unreadable), or None."""
-    if not is_pose_file(video) and video.suffix.lower() not in VIDEO_EXTENSIONS:
+    if not is_video_name(video):
         return f"{video}: not a video file (extension {video.suffix or 'none'!r})"
     if split_of(video, train_folder, test_folder) is None:
         return f"{video}: not inside {train_folder}/ or {test_folder}/, cannot tell train from test"
@@ -164,7 +174,7 @@ def load_scores(
     csv_path = Path(csv_path)
     train_folder, test_folder, _ = EXERCISES[exercise or exercise_of(csv_path)]
     frame = read_csv(csv_path)
-    videos = [Path(os.path.abspath(Path(data_dir, text.strip()))) for text in frame["video"]]
+    videos = [resolve_video(text, data_dir) for text in frame["video"]]
     bad_lines = apply_policy(row_issues(frame, videos, (train_folder, test_folder)), csv_path, policy)
     rows = pd.DataFrame(
         {

@@ -35,10 +35,11 @@ from pathlib import Path
 import numpy as np
 from rich.progress import track
 
-from preprocessing.constants import DEFAULT_CACHE_DIR, VIDEO_EXTENSIONS
-from preprocessing.dataset import read_csv
+from preprocessing.constants import DEFAULT_CACHE_DIR
+from preprocessing.dataset import read_csv, resolve_video
 from preprocessing.features import video_pose
 from preprocessing.pose import RUNNING_MODES, PoseEstimator, PoseSettings, model_files
+from preprocessing.video import has_video_extension
 
 IN_PROCESS_THREADS = 2  # in-process: one video in BlazePose while the next one is decoded
 
@@ -242,7 +243,7 @@ def select_shard(paths: list[Path], shard: str) -> list[Path]:
 
 
 def is_video(path: Path) -> bool:
-    return path.is_file() and path.suffix.lower() in VIDEO_EXTENSIONS
+    return path.is_file() and has_video_extension(path)
 
 
 def videos_in(inputs: list[Path]) -> list[Path]:
@@ -255,7 +256,7 @@ def videos_in(inputs: list[Path]) -> list[Path]:
 
 def videos_in_csv(csv_path: Path, data_dir: Path) -> list[Path]:
     """The ``video`` column of a scores CSV, relative to ``data_dir`` (as preprocessing.dataset reads it)."""
-    return [Path(os.path.abspath(data_dir / text.strip())) for text in read_csv(csv_path)["video"] if text.strip()]
+    return [resolve_video(text, data_dir) for text in read_csv(csv_path)["video"] if text.strip()]
 
 
 def unique(paths: list[Path]) -> list[Path]:

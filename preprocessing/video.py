@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from preprocessing.constants import NUM_FRAMES
+from preprocessing.constants import NUM_FRAMES, VIDEO_EXTENSIONS
 
 
 class VideoError(ValueError):
@@ -29,6 +29,11 @@ def sample_indices(total_frames: int, num: int = NUM_FRAMES) -> np.ndarray:
     if total_frames < 1:
         raise ValueError(f"total_frames must be >= 1, got {total_frames}")
     return np.linspace(0, total_frames - 1, num).astype(np.int64)
+
+
+def has_video_extension(path: str | Path) -> bool:
+    """Whether the file name ends in one of VIDEO_EXTENSIONS (case-insensitive)."""
+    return Path(path).suffix.lower() in VIDEO_EXTENSIONS
 
 
 @contextmanager
