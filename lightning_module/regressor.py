@@ -14,7 +14,7 @@ from torchmetrics import MeanAbsoluteError, MetricCollection, SpearmanCorrCoef
 
 from lightning_module.backbone import BiLSTMScorer
 from lightning_module.evaluation import gather_rows, run_dir, write_test_report
-from preprocessing.constants import SCORE_SCALE
+from preprocessing.constants import FEATURE_DIMS, SCORE_SCALE
 
 Batch = dict[str, torch.Tensor]
 
@@ -32,11 +32,17 @@ class ScoreRegressor(LightningModule):
     """
 
     def __init__(
-        self, hidden_size: int = 128, dropout: float = 0.3, lr: float = 1e-3, weight_decay: float = 0.0
+        self,
+        hidden_size: int = 128,
+        dropout: float = 0.3,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        input_size: int = FEATURE_DIMS,
     ) -> None:
+        """``input_size``: features per frame (the feature set's width; the CLI links it from ``data.feature_set``)."""
         super().__init__()
         self.save_hyperparameters()
-        self.model = BiLSTMScorer(hidden_size=hidden_size, dropout=dropout)
+        self.model = BiLSTMScorer(input_size=input_size, hidden_size=hidden_size, dropout=dropout)
         with warnings.catch_warnings():  # its note that it buffers every prediction: a few thousand here
             warnings.filterwarnings("ignore", message=".*will save all targets and predictions", category=UserWarning)
             metrics = MetricCollection({"mae": MeanAbsoluteError(), "spearman": SpearmanCorrCoef()})

@@ -1,10 +1,12 @@
-"""Keypoint cache: one ``.npz`` per (video, file identity, settings), written atomically.
+"""Keypoint cache: one ``.npz`` per (video content, settings, entry kind), written atomically.
 
-An entry (and a pre-extracted ``*.pose.npz`` file, same format) holds ``landmarks`` (NUM_FRAMES, 33, 4)
-float32, ``detected`` (NUM_FRAMES,) bool, ``frame_indices`` (NUM_FRAMES,) int64 and ``total_frames``
-(int64 scalar). Writes go to a unique temp file in the same folder, are fsynced, then ``os.replace``d
-over the entry, so readers never see a partial file and concurrent writers (processes, or machines
-sharing one cache folder) leave one complete entry.
+An entry (and a pre-extracted ``*.pose.npz`` file, same format) holds ``landmarks`` (T, 33, 4) float32,
+``detected`` (T,) bool, ``frame_indices`` (T,) int64, ``total_frames`` (int64 scalar) and, from format
+2 on, ``aspect`` (float32 scalar, frame width / height; 0 when unknown). T is NUM_FRAMES for the
+default sampled entry and any length for a dense track (see ``preprocessing.features.video_track``).
+Writes go to a unique temp file in the same folder, are fsynced, then ``os.replace``d over the entry,
+so readers never see a partial file and concurrent writers (processes, or machines sharing one cache
+folder) leave one complete entry.
 """
 
 import hashlib
@@ -15,15 +17,19 @@ from pathlib import Path
 
 import numpy as np
 
-from preprocessing.constants import LANDMARK_DIMS, NUM_FRAMES, NUM_LANDMARKS, POSE_FILE_SUFFIX
+from preprocessing.constants import LANDMARK_DIMS, NUM_LANDMARKS, POSE_FILE_SUFFIX
 
-FORMAT_VERSION = 1  # bump when the entry format or its meaning changes: old entries are then missed
-ENTRY_LAYOUT = {  # array name -> (shape, dtype)
-    "landmarks": ((NUM_FRAMES, NUM_LANDMARKS, LANDMARK_DIMS), np.float32),
-    "detected": ((NUM_FRAMES,), np.bool_),
-    "frame_indices": ((NUM_FRAMES,), np.int64),
+FORMAT_VERSION = 2  # bump when the entry format or its meaning changes: old entries are then missed
+ENTRY_LAYOUT = {  # array name -> (shape with None for the sequence length T, dtype)
+    "landmarks": ((None, NUM_LANDMARKS, LANDMARK_DIMS), np.float32),
+    "detected": ((None,), np.bool_),
+    "frame_indices": ((None,), np.int64),
     "total_frames": ((), np.int64),
+    "aspect": ((), np.float32),
 }
+OPTIONAL_ARRAYS = {"aspect"}  # absent in format-1 pose files (older demo data): read as 0 (unknown)
+UNKNOWN_ASPECT = 0.0
+_content_digests: dict[tuple[str, int, int], str] = {}
 
 
 class CorruptEntryError(ValueError):
@@ -32,19 +38,21 @@ class CorruptEntryError(ValueError):
 
 @dataclass(frozen=True)
 class PoseSequence:
-    """Raw BlazePose output for the NUM_FRAMES sampled frames of one video.
+    """Raw BlazePose output for T frames of one video (T = NUM_FRAMES for the sampled entry).
 
-    landmarks: (NUM_FRAMES, 33, 4) float32, image coordinates as BlazePose returns them
+    landmarks: (T, 33, 4) float32, image coordinates as BlazePose returns them
                (x, y in 0..1, z, visibility); zeros where nothing was detected.
-    detected:  (NUM_FRAMES,) bool, a person was found in that frame.
-    frame_indices: (NUM_FRAMES,) int64, the sampled frame numbers.
+    detected:  (T,) bool, a person was found in that frame.
+    frame_indices: (T,) int64, the frame numbers, increasing.
     total_frames: frames decoded from the video.
+    aspect: frame width / height (x and y are fractions of each); 0.0 when unknown.
     """
 
     landmarks: np.ndarray
     detected: np.ndarray
     frame_indices: np.ndarray
     total_frames: int
+    aspect: float = UNKNOWN_ASPECT
 
 
 def is_pose_file(path: str | Path) -> bool:
@@ -52,20 +60,26 @@ def is_pose_file(path: str | Path) -> bool:
     return str(path).endswith(POSE_FILE_SUFFIX)
 
 
-def cache_key(video_path: str | Path, settings_token: str) -> str:
-    """File name of the entry: sha1 of the path (as the original) + sha1 of size, mtime, settings.
-
-    The path is made absolute first (``os.path.abspath``, symlinks kept), so the same file named from
-    different working directories shares one entry. The second part changes whenever the file is
-    rewritten or touched (size, mtime in ns), the pose settings change, or FORMAT_VERSION is bumped.
-    Raises FileNotFoundError when the video does not exist.
-    """
-    absolute = os.path.abspath(video_path)
+def content_digest(path: str | Path) -> str:
+    """sha1 of the file's bytes, remembered per (absolute path, size, mtime) within a process."""
+    absolute = os.path.abspath(path)
     stat = os.stat(absolute)
-    identity = f"{stat.st_size}|{stat.st_mtime_ns}|{settings_token}|{FORMAT_VERSION}"
-    path_hash = hashlib.sha1(absolute.encode("utf-8")).hexdigest()
-    identity_hash = hashlib.sha1(identity.encode("utf-8")).hexdigest()[:16]
-    return f"{path_hash}_{identity_hash}.npz"
+    identity = (absolute, stat.st_size, stat.st_mtime_ns)
+    if identity not in _content_digests:
+        with open(absolute, "rb") as handle:
+            _content_digests[identity] = hashlib.file_digest(handle, "sha1").hexdigest()
+    return _content_digests[identity]
+
+
+def cache_key(video_path: str | Path, settings_token: str, kind: str = "") -> str:
+    """File name of the entry: sha1 of the video's bytes + sha1 of (settings, kind, FORMAT_VERSION).
+
+    Keyed by content, not path: the same video listed from another CSV, folder or machine shares one
+    entry, and a rewritten file gets a new one. ``kind`` names a non-default entry (e.g. a dense
+    track, ``"track-2"``). Raises FileNotFoundError when the video does not exist.
+    """
+    settings_hash = hashlib.sha1(f"{settings_token}|{kind}|{FORMAT_VERSION}".encode()).hexdigest()[:16]
+    return f"{content_digest(video_path)}_{settings_hash}.npz"
 
 
 def _arrays(sequence: PoseSequence) -> dict[str, np.ndarray]:
@@ -74,27 +88,33 @@ def _arrays(sequence: PoseSequence) -> dict[str, np.ndarray]:
         "detected": np.asarray(sequence.detected, dtype=bool),
         "frame_indices": np.asarray(sequence.frame_indices, dtype=np.int64),
         "total_frames": np.asarray(sequence.total_frames, dtype=np.int64),
+        "aspect": np.asarray(sequence.aspect, dtype=np.float32),
     }
 
 
 def _problem(arrays: dict[str, np.ndarray]) -> str | None:
     """What is wrong with the arrays of an entry, or None when they form a valid PoseSequence."""
-    if sorted(arrays) != sorted(ENTRY_LAYOUT):
+    if not set(ENTRY_LAYOUT) - OPTIONAL_ARRAYS <= set(arrays) <= set(ENTRY_LAYOUT):
         return f"arrays {sorted(arrays)}, expected {sorted(ENTRY_LAYOUT)}"
+    length = arrays["landmarks"].shape[0] if isinstance(arrays["landmarks"], np.ndarray) else 0
     for name, (shape, dtype) in ENTRY_LAYOUT.items():
+        if name not in arrays:
+            continue
         if not isinstance(arrays[name], np.ndarray):
             return f"'{name}' is not an array"
-        if arrays[name].shape != shape or arrays[name].dtype != dtype:
-            return (
-                f"'{name}' is {arrays[name].dtype} {arrays[name].shape}, "
-                f"expected {np.dtype(dtype)} {shape}"
-            )
+        expected = tuple(length if size is None else size for size in shape)
+        if arrays[name].shape != expected or arrays[name].dtype != dtype:
+            return f"'{name}' is {arrays[name].dtype} {arrays[name].shape}, expected {np.dtype(dtype)} {expected}"
+    if length < 1:
+        return "no frames"
     if not np.isfinite(arrays["landmarks"]).all():
         return "landmarks contain NaN or infinity"
     total = int(arrays["total_frames"])
     indices = arrays["frame_indices"]
-    if total < 1 or indices.min() < 0 or indices.max() >= total:
-        return f"frame_indices {indices.min()}..{indices.max()} do not fit total_frames={total}"
+    if total < 1 or indices.min() < 0 or indices.max() >= total or (np.diff(indices) < 0).any():
+        return f"frame_indices {indices.min()}..{indices.max()} are not increasing within total_frames={total}"
+    if "aspect" in arrays and not (np.isfinite(arrays["aspect"]) and arrays["aspect"] >= 0):
+        return f"aspect {arrays['aspect']} is not a finite number >= 0"
     return None
 
 
@@ -153,4 +173,5 @@ def load_pose(path: str | Path) -> PoseSequence:
         detected=arrays["detected"],
         frame_indices=arrays["frame_indices"],
         total_frames=int(arrays["total_frames"]),
+        aspect=float(arrays.get("aspect", UNKNOWN_ASPECT)),
     )

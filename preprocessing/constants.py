@@ -1,6 +1,7 @@
 """Constants shared by every pipeline stage (one place, imported everywhere)."""
 
 NUM_FRAMES = 16
+TRACK_FRAMES = 48  # frames of the denser pose track that temporal augmentation resamples from
 NUM_LANDMARKS = 33
 LANDMARK_DIMS = 4  # x, y, z, visibility
 FEATURE_DIMS = NUM_LANDMARKS * LANDMARK_DIMS + 1  # + per-frame validity flag = 133

@@ -12,6 +12,7 @@ from preprocessing.constants import (
     FEATURE_DIMS,
     MIN_VISIBLE_LANDMARKS,
     NUM_FRAMES,
+    TRACK_FRAMES,
     VISIBILITY_THRESHOLD,
 )
 from preprocessing.normalize import FEATURE_LAYOUT, NORMALIZATION, normalize_sequence
@@ -21,9 +22,18 @@ from preprocessing.video import VideoError, read_sampled_frames
 logger = logging.getLogger(__name__)
 
 
-def extract_pose(path: str | Path, settings: PoseSettings, estimator: PoseEstimator | None = None) -> PoseSequence:
-    """Sample NUM_FRAMES frames of a video and run BlazePose on them (no cache)."""
-    frames, frame_indices, total_frames = read_sampled_frames(path)
+def extract_pose(
+    path: str | Path, settings: PoseSettings, estimator: PoseEstimator | None = None, num: int = NUM_FRAMES
+) -> PoseSequence:
+    """Sample ``num`` frames of a video and run BlazePose on them (no cache).
+
+    ``num`` other than NUM_FRAMES (a dense track) keeps each sampled frame once, so a video shorter
+    than ``num`` frames gives a shorter sequence.
+    """
+    frames, frame_indices, total_frames = read_sampled_frames(path, num)
+    if num != NUM_FRAMES:
+        frame_indices, first = np.unique(frame_indices, return_index=True)
+        frames = [frames[i] for i in first]
     owned = estimator is None
     estimator = PoseEstimator(settings) if owned else estimator
     try:
@@ -31,7 +41,8 @@ def extract_pose(path: str | Path, settings: PoseSettings, estimator: PoseEstima
     finally:
         if owned:
             estimator.close()
-    return PoseSequence(landmarks, detected, frame_indices, total_frames)
+    height, width = frames[0].shape[:2]
+    return PoseSequence(landmarks, detected, frame_indices, total_frames, aspect=width / height)
 
 
 def video_pose(
@@ -52,16 +63,40 @@ def video_pose(
         raise VideoError(f"{path}: no such file")
     if is_pose_file(path):
         return load_pose(path), True
+    return cached_pose(path, settings, cache_dir, estimator, NUM_FRAMES)
+
+
+def video_track(
+    path: str | Path,
+    settings: PoseSettings = PoseSettings(),
+    cache_dir: str | Path | None = None,
+    estimator: PoseEstimator | None = None,
+    num: int = TRACK_FRAMES,
+) -> tuple[PoseSequence, bool]:
+    """A denser pose track of a video: up to ``num`` uniformly spaced distinct frames (cached apart
+    from the NUM_FRAMES entry), for temporal augmentation. A ``*.pose.npz`` file is its own track."""
+    if not Path(path).is_file():
+        raise VideoError(f"{path}: no such file")
+    if is_pose_file(path):
+        return load_pose(path), True
+    return cached_pose(path, settings, cache_dir, estimator, num)
+
+
+def cached_pose(
+    path: str | Path, settings: PoseSettings, cache_dir: str | Path | None, estimator: PoseEstimator | None, num: int
+) -> tuple[PoseSequence, bool]:
+    """``extract_pose(path, settings, estimator, num)`` through the cache (rebuilding a corrupt entry)."""
     if estimator is not None and estimator.settings != settings:
         raise ValueError(f"estimator built with {estimator.settings}, but the cache is keyed by {settings}")
-    entry = Path(DEFAULT_CACHE_DIR if cache_dir is None else cache_dir) / cache_key(path, settings.token())
+    kind = "" if num == NUM_FRAMES else f"track-{num}"
+    entry = Path(DEFAULT_CACHE_DIR if cache_dir is None else cache_dir) / cache_key(path, settings.token(), kind)
     try:
         return load_pose(entry), True
     except FileNotFoundError:
         pass
     except CorruptEntryError as error:
         logger.warning("corrupt keypoint cache entry for %s, rebuilding it: %s", path, error)
-    sequence = extract_pose(path, settings, estimator)
+    sequence = extract_pose(path, settings, estimator, num)
     save_pose(entry, sequence)
     return sequence, False
 

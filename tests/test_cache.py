@@ -39,27 +39,31 @@ def video(tmp_path: Path) -> Path:
     return path
 
 
-def test_key_is_path_hash_and_identity_hash(video, tmp_path, monkeypatch):
+def test_key_is_content_hash_and_settings_hash(video, tmp_path, monkeypatch):
     key = cache_key(video, "settings-a")
-    path_hash, identity = key.removesuffix(".npz").split("_")
-    assert path_hash == hashlib.sha1(str(video.absolute()).encode()).hexdigest()
-    assert len(identity) == 16
+    content, settings = key.removesuffix(".npz").split("_")
+    assert content == hashlib.sha1(b"x" * 100).hexdigest()
+    assert len(settings) == 16
     monkeypatch.chdir(tmp_path)
     assert cache_key("clip.mp4", "settings-a") == key  # same file from another working directory
+    copy = tmp_path / "elsewhere" / "renamed.mp4"
+    copy.parent.mkdir()
+    copy.write_bytes(video.read_bytes())
+    assert cache_key(copy, "settings-a") == key  # same video listed from another folder: same entry
 
 
-def test_key_changes_with_settings_rewrite_and_touch(video):
+def test_key_changes_with_settings_kind_and_content_not_with_touch(video):
     key = cache_key(video, "settings-a")
     assert cache_key(video, "settings-a") == key
     assert cache_key(video, "settings-b") != key
+    assert cache_key(video, "settings-a", "track-48") != key
     stat = video.stat()
-    os.utime(video, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))  # touched: mtime only
-    touched = cache_key(video, "settings-a")
-    video.write_bytes(b"y" * 101)  # rewritten: size
-    os.utime(video, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    os.utime(video, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))  # touched: same bytes
+    assert cache_key(video, "settings-a") == key
+    video.write_bytes(b"y" * 100)  # rewritten in place, same size
+    os.utime(video, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2_000_000))
     rewritten = cache_key(video, "settings-a")
-    assert len({key, touched, rewritten}) == 3
-    assert {k.split("_")[0] for k in (key, touched, rewritten)} == {key.split("_")[0]}
+    assert rewritten.split("_")[0] != key.split("_")[0] and rewritten.split("_")[1] == key.split("_")[1]
 
 
 def test_key_of_missing_video_raises(tmp_path):
@@ -75,6 +79,11 @@ def test_round_trip_is_exact_and_leaves_no_temp_file(tmp_path):
     assert loaded.landmarks.dtype == np.float32 and loaded.detected.dtype == bool
     assert loaded.frame_indices.dtype == np.int64 and isinstance(loaded.total_frames, int)
     assert os.listdir(entry.parent) == ["entry.npz"]
+    assert loaded.aspect == 0.0  # unknown unless given
+    track = PoseSequence(np.zeros((40, 33, 4), np.float32), np.ones(40, bool), np.arange(40), 41, aspect=16 / 9)
+    save_pose(entry, track)  # a dense track: any length, with the frame's aspect
+    loaded = load_pose(entry)
+    assert loaded.landmarks.shape == (40, 33, 4) and loaded.aspect == pytest.approx(16 / 9)
     save_pose(entry, sequence(0.7))  # overwrite
     assert_same(load_pose(entry), sequence(0.7))
 
@@ -82,8 +91,10 @@ def test_round_trip_is_exact_and_leaves_no_temp_file(tmp_path):
 def test_save_refuses_malformed_sequence_and_writes_nothing(tmp_path):
     entry = tmp_path / "entry.npz"
     bad = sequence()
-    with pytest.raises(ValueError, match="entry.npz.*landmarks"):
+    with pytest.raises(ValueError, match="entry.npz.*detected"):
         save_pose(entry, PoseSequence(bad.landmarks[:15], bad.detected, bad.frame_indices, 40))
+    with pytest.raises(ValueError, match="not increasing"):
+        save_pose(entry, PoseSequence(bad.landmarks, bad.detected, bad.frame_indices[::-1], 40))
     nan = bad.landmarks.copy()
     nan[3, 4, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):

@@ -13,7 +13,7 @@ from conftest import carphone_video
 
 from preprocessing.cache import CorruptEntryError, PoseSequence, cache_key, load_pose, save_pose
 from preprocessing.constants import DEFAULT_CACHE_DIR, FEATURE_DIMS, NUM_FRAMES
-from preprocessing.features import preprocessing_signature, sequence_features, video_features, video_pose
+from preprocessing.features import preprocessing_signature, sequence_features, video_features, video_pose, video_track
 from preprocessing.pose import PoseEstimator, PoseSettings
 from preprocessing.video import VideoError
 
@@ -81,13 +81,18 @@ def test_person_video_is_extracted_cached_and_rebuilt_when_corrupt(person_video,
     np.testing.assert_array_equal(features, sequence_features(rebuilt))
 
 
-def test_touched_video_or_new_settings_miss_the_cache(person_video, tmp_path, estimator):
+def test_moved_video_hits_new_settings_and_tracks_miss_the_cache(person_video, tmp_path, estimator):
     cache = tmp_path / "cache"
     video_pose(person_video, SETTINGS, cache, estimator)
-    stat = person_video.stat()
-    os.utime(person_video, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
-    _, from_cache = video_pose(person_video, SETTINGS, cache, estimator)
+    moved = tmp_path / "another" / "layout.mp4"
+    moved.parent.mkdir()
+    shutil.copy(person_video, moved)
+    _, from_cache = video_pose(moved, SETTINGS, cache, estimator)
+    assert from_cache and len(os.listdir(cache)) == 1  # same bytes from another folder: no re-extraction
+    track, from_cache = video_track(person_video, SETTINGS, cache, estimator, num=24)
     assert not from_cache and len(os.listdir(cache)) == 2
+    assert track.landmarks.shape[0] == len(np.unique(track.frame_indices)) == min(24, track.total_frames)
+    assert track.aspect == pytest.approx(176 / 144) and track.detected.mean() > 0.9
     image_mode = PoseSettings(running_mode="image")
     with PoseEstimator(image_mode) as other:
         sequence, from_cache = video_pose(person_video, image_mode, cache, other)
