@@ -217,12 +217,24 @@ class PoseEstimator:
         self.settings = settings
         self._backend: Backend | None = None
 
-    def estimate(self, frames: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """RGB uint8 frames of one video -> landmarks (n, 33, 4) float32 and detected (n,) bool."""
+    def start_video(self) -> None:
+        """Begin a new video: forget the tracking state (the backend is built on first use)."""
         if self._backend is None:
             backend_type = SolutionsBackend if self.settings.model_path is None else TasksBackend
             self._backend = backend_type(self.settings)
         self._backend.start_video()
+
+    def track(self, frame: np.ndarray) -> np.ndarray | None:
+        """The next RGB frame of the current video (after ``start_video``) -> (33, 4) landmarks, or None.
+
+        For streams (``preprocessing.stream``): frames arrive one at a time, tracking continues."""
+        if self._backend is None:
+            raise RuntimeError("call start_video() before track()")
+        return self._backend.detect(frame)
+
+    def estimate(self, frames: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """RGB uint8 frames of one video -> landmarks (n, 33, 4) float32 and detected (n,) bool."""
+        self.start_video()
         landmarks = np.zeros((len(frames), NUM_LANDMARKS, LANDMARK_DIMS), dtype=np.float32)
         detected = np.zeros(len(frames), dtype=bool)
         for index, frame in enumerate(frames):
