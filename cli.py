@@ -4,55 +4,93 @@
     python cli.py demo ...                           # write the embedded demo data set
     python cli.py extract ...                        # fill the keypoint cache for videos
     python cli.py export ...                         # export a checkpoint (ONNX, Keras, SavedModel)
+    python cli.py cv --config pushup.yaml --folds 5  # grouped k-fold cross-validation with baselines
 
 ``fit`` / ``validate`` / ``test`` / ``predict`` are LightningCLI over ScoreRegressor and
 ExerciseDataModule; ``--help`` on each lists every option.
+
+Importing this module loads no heavy library: Lightning and torch load only for the Lightning
+commands (``lightning_module.cli``). That matters beyond start-up time: extraction workers are
+spawned, and a spawned process re-imports the parent's ``__main__`` (this file).
+
+Run as a script, an expected failure prints one ``error: ...`` block and exits with the code of its
+kind (EXIT_CODES); ``--debug`` or ``FORMSCORE_DEBUG=1`` shows the traceback instead.
 """
 
 import importlib
+import os
 import sys
+from collections.abc import Callable
+from typing import Any
 
-from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
+# Before any native library loads: TensorFlow's C++ start-up chatter (CUDA probes on CPU machines) and
+# glog's INFO/WARNING lines stay hidden unless the user set these variables.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("GLOG_minloglevel", "2")
 
-from datamodules.exercise import ExerciseDataModule
-from lightning_module.callbacks import FitSummary, PredictionWriter
-from lightning_module.regressor import ScoreRegressor
-
-DEFAULT_SEED = 42
-DESCRIPTION = (
-    "formscore: fit / validate / test / predict a form scorer (LightningCLI, e.g. fit --config squat.yaml); "
-    "also the commands demo, extract and export (each with its own --help)."
-)
-OTHER_COMMANDS = {"demo": "preprocessing.demo", "extract": "preprocessing.extract", "export": "export"}
-
-
-def data_seed(seed_everything: bool | int) -> int:
-    """The train / val split seed for a ``seed_everything`` value (an integer is used as is)."""
-    return DEFAULT_SEED if isinstance(seed_everything, bool) else seed_everything
-
-
-class FormscoreCLI(LightningCLI):
-    """LightningCLI whose ``seed_everything`` also seeds the data split, and which always writes
-    predictions and prints the end-of-fit summary."""
-
-    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        parser.link_arguments("seed_everything", "data.seed", compute_fn=data_seed)
-        parser.add_lightning_class_args(PredictionWriter, "prediction_writer")
-        parser.add_lightning_class_args(FitSummary, "fit_summary")
+OTHER_COMMANDS = {
+    "demo": "preprocessing.demo", "extract": "preprocessing.extract", "export": "export", "cv": "lightning_module.crossval",
+}
+DEBUG_FLAG = "--debug"
+DEBUG_ENV = "FORMSCORE_DEBUG"
+EXIT_INTERRUPTED = 130
+# Expected failures: (exception class as "module.Name", exit code, kind), first match along the
+# exception's class hierarchy. Matched by name so that this module imports none of them. Code 1 is a
+# run that finished with some videos failed; 2 is bad command-line arguments.
+EXIT_CODES: list[tuple[str, int, str]] = [
+    ("preprocessing.dataset.DataValidationError", 3, "data"),
+    ("preprocessing.video.VideoError", 4, "video"),
+    ("preprocessing.cache.CorruptEntryError", 4, "video"),
+    ("lightning_module.checkpoints.CheckpointError", 5, "checkpoint"),
+    ("export.metadata.ArtifactError", 6, "artifact"),
+    ("export.exporter.ExportError", 6, "artifact"),
+    ("export.parity.ParityError", 6, "artifact"),
+    ("builtins.OSError", 7, "file system"),
+]
 
 
-def cli_main(args: list[str] | None = None) -> FormscoreCLI | int | None:
+def cli_main(args: list[str] | None = None) -> Any:
     """Run a command: demo / extract / export return their ``main``'s result; fit / validate / test /
-    predict return the LightningCLI object."""
+    predict return the LightningCLI object (``lightning_module.cli.FormscoreCLI``)."""
     argv = sys.argv[1:] if args is None else args
     if argv and argv[0] in OTHER_COMMANDS:
         return importlib.import_module(OTHER_COMMANDS[argv[0]]).main(argv[1:])
-    return FormscoreCLI(
-        ScoreRegressor, ExerciseDataModule, seed_everything_default=DEFAULT_SEED,
-        save_config_kwargs={"overwrite": True}, parser_kwargs={"description": DESCRIPTION}, args=args,
-    )
+    from lightning_module.cli import run_lightning_cli  # torch and Lightning load here, and only here
+
+    return run_lightning_cli(args)
+
+
+def exit_code(error: BaseException) -> int | None:
+    """The exit code of an expected failure (EXIT_CODES), or None for a bug."""
+    names = {f"{cls.__module__}.{cls.__qualname__}" for cls in type(error).__mro__}
+    return next((code for name, code, _ in EXIT_CODES if name in names), None)
+
+
+def run_command(command: Callable[[list[str] | None], Any]) -> int:
+    """``command(None)`` (it reads ``sys.argv``) as a process exit status: its int result (other
+    results: 0); an expected failure prints ``error: <message>`` on stderr and returns its code.
+    ``--debug`` (removed from ``sys.argv``; sets FORMSCORE_DEBUG=1 for child processes too) or
+    FORMSCORE_DEBUG=1 lets the traceback through."""
+    if DEBUG_FLAG in sys.argv:
+        sys.argv = [arg for arg in sys.argv if arg != DEBUG_FLAG]
+        os.environ[DEBUG_ENV] = "1"
+    debug = os.environ.get(DEBUG_ENV, "") not in ("", "0")
+    try:
+        result = command(None)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print("error: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as error:
+        code = exit_code(error)
+        if debug or code is None:
+            raise
+        print(f"error: {error}\n(exit code {code}; run with {DEBUG_FLAG} or {DEBUG_ENV}=1 for the traceback)",
+              file=sys.stderr)
+        return code
+    return result if isinstance(result, int) else 0
 
 
 if __name__ == "__main__":
-    result = cli_main()
-    sys.exit(result if isinstance(result, int) else 0)
+    sys.exit(run_command(cli_main))

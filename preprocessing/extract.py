@@ -1,15 +1,26 @@
 """Batch extractor: fill the keypoint cache for many videos in parallel worker processes.
 
-Each worker process keeps one PoseEstimator for all its videos and goes through
-``features.video_pose``, so an entry already in the cache is read, not recomputed. A video that fails
-(missing, not a video, ...) is reported in the summary and never stops the batch; a worker process
-that dies (a crash in native code, an out-of-memory kill) costs a retry, not the batch.
+Videos whose pose is already cached are read here, so a batch that is all cached starts no worker.
+The others go to a pebble process pool (spawned workers that import numpy, OpenCV and mediapipe, never
+torch or Lightning); each worker keeps one PoseEstimator for all its videos and goes through
+``features.video_pose``. A video that fails (missing, not a video, ...) is reported in the summary and
+never stops the batch. Failures of the machinery are bounded too:
+
+- a worker that dies (a crash in native code, an out-of-memory kill) costs its video one retry; a
+  second death fails that video, and a pool that cannot keep workers alive is restarted at most
+  MAX_POOL_STARTS times before the remaining videos are reported failed;
+- a video that takes longer than ``time_limit`` seconds in a worker (a decoder stalled on a damaged
+  stream) is failed with that reason and its worker stopped (SIGTERM, then SIGKILL after 3 s);
+- every wait on the pool is bounded, and the pool is stopped for certain on the way out (also on
+  Ctrl-C or an error);
+- workers watch their parent: when it dies (even by SIGKILL) they exit (``PR_SET_PDEATHSIG`` on Linux,
+  and a thread polling the parent's pid everywhere), so no worker outlives the command.
 
 In-process (``num_workers`` <= 1), two threads run ``video_pose`` on consecutive videos and share the
 estimator, one video at a time: the next video is decoded while BlazePose runs on the current one
 (OpenCV and MediaPipe release the GIL), with the sampled frames of at most two videos in memory and
-the same landmarks as one video after the other. A worker process runs one video at a time: the
-pool already keeps every core busy.
+the same landmarks as one video after the other; this mode has no time limit (a thread cannot be
+stopped). A worker process runs one video at a time: the pool already keeps every core busy.
 
 ``--shard K/N`` keeps every N-th video of the sorted list, starting at K (0 <= K < N), so the N tasks
 of a cluster job array (e.g. SLURM ``--array=0-3`` with ``--shard $SLURM_ARRAY_TASK_ID/4``) split a
@@ -20,28 +31,41 @@ data set deterministically; they can share one cache folder because entries are 
 """
 
 import argparse
+import ctypes
 import multiprocessing
 import os
 import re
+import signal
+import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Generator, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from pebble import ProcessExpired, ProcessPool
 from rich.progress import track
 
+from preprocessing.cache import CorruptEntryError, PoseSequence, is_pose_file, load_pose
 from preprocessing.constants import DEFAULT_CACHE_DIR
 from preprocessing.dataset import read_csv, resolve_video
-from preprocessing.features import video_pose
+from preprocessing.features import cache_entry, video_pose
 from preprocessing.pose import RUNNING_MODES, PoseEstimator, PoseSettings, model_files
 from preprocessing.video import has_video_extension
 
 IN_PROCESS_THREADS = 2  # in-process: one video in BlazePose while the next one is decoded
+DEFAULT_TIME_LIMIT_S = 300.0  # per video in a worker: a 20 s 1080p clip takes ~1.5 s, so only a stall gets here
+MAX_DEATHS_PER_VIDEO = 2  # a video whose worker dies twice is failed (the second death is its own)
+MAX_POOL_STARTS = 3  # pools in a row that break with no video finished before the rest is failed
+POOL_START_GRACE_S = 120.0  # a wait with nothing finished is bounded by time_limit + this (worker start-up)
+POOL_STOP_TIMEOUT_S = 30.0  # stopping the pool (pebble: SIGTERM, SIGKILL after 3 s) never waits longer
+PARENT_POLL_S = 0.5  # a worker checks this often whether its parent is still alive
+PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h): signal this process when its parent dies
 
 
 @dataclass(frozen=True)
@@ -122,8 +146,21 @@ class Extractor:
             sequence, cached = video_pose(path, self.settings, self.cache_dir, self.estimator)
         except Exception as error:  # any failure of one video is reported, never stops the batch
             return VideoResult(str(path), error=failure_reason(path, error))
-        missing = int((~sequence.detected).sum())
-        return VideoResult(str(path), cached, frames=len(sequence.detected), frames_without_person=missing)
+        return sequence_result(path, sequence, cached)
+
+
+def sequence_result(path: Path, sequence: PoseSequence, from_cache: bool) -> VideoResult:
+    missing = int((~sequence.detected).sum())
+    return VideoResult(str(path), from_cache, frames=len(sequence.detected), frames_without_person=missing)
+
+
+def cached_result(path: Path, settings: PoseSettings, cache_dir: Path) -> VideoResult | None:
+    """The result of a video whose pose is already cached (or a ``*.pose.npz`` file), read in this
+    process; None when a worker has to look at it (not cached, corrupt entry, missing or bad file)."""
+    try:
+        return sequence_result(path, load_pose(path if is_pose_file(path) else cache_entry(path, settings, cache_dir)), True)
+    except (OSError, CorruptEntryError):
+        return None
 
 
 def failure_reason(path: Path, error: Exception) -> str:
@@ -135,8 +172,22 @@ def failure_reason(path: Path, error: Exception) -> str:
 _worker: Extractor | None = None  # the worker process's Extractor (set by the pool initializer)
 
 
-def _init_worker(settings: PoseSettings, cache_dir: Path) -> None:
+def watch_parent(parent_pid: int) -> None:
+    """Exit this process as soon as ``parent_pid`` is no longer its parent (the parent died)."""
+    if sys.platform.startswith("linux"):  # the kernel kills us even while native code holds the GIL
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+    def poll() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=poll, name="watch-parent", daemon=True).start()
+
+
+def _init_worker(settings: PoseSettings, cache_dir: Path, parent_pid: int) -> None:
     global _worker
+    watch_parent(parent_pid)
     _worker = Extractor(settings, cache_dir)
 
 
@@ -145,47 +196,90 @@ def _run_in_worker(path: Path) -> VideoResult:
     return _worker(path)
 
 
-WORKER_DIED = "its worker process died on it (a crash in native code, or killed, e.g. out of memory)"
+WORKER_DIED = "its worker process died on it twice (a crash in native code, or killed, e.g. out of memory)"
+NO_WORKERS = "worker processes kept dying before finishing any video (see the messages above)"
+
+
+def stop_pool(pool: ProcessPool) -> None:
+    """Stop ``pool`` and its workers without running queued videos; never waits more than
+    POOL_STOP_TIMEOUT_S (pebble sends SIGTERM, then SIGKILL to a worker that ignores it)."""
+    pool.stop()
+    joiner = threading.Thread(target=pool.join, name="stop-pool", daemon=True)
+    joiner.start()
+    joiner.join(POOL_STOP_TIMEOUT_S)
+
+
+def outcome(path: Path, future: Future, time_limit: float, deaths: dict[Path, int]) -> VideoResult | None:
+    """The result of a finished task; None when its worker died and the video deserves another try."""
+    try:
+        return future.result()
+    except FutureTimeout:
+        return VideoResult(str(path), error=f"{path}: took longer than {time_limit:g} s (a stalled decoder or a "
+                           "damaged stream?); its worker was stopped")
+    except ProcessExpired as error:
+        deaths[path] = deaths.get(path, 0) + 1
+        if deaths[path] < MAX_DEATHS_PER_VIDEO:
+            return None
+        return VideoResult(str(path), error=f"{path}: {WORKER_DIED} (exit code {error.exitcode})")
+    except Exception as error:  # an error of the pool machinery itself (e.g. a result it cannot unpickle)
+        return VideoResult(str(path), error=failure_reason(path, error))
 
 
 def run_pool(
-    queue: deque[Path], workers: int, settings: PoseSettings, cache_dir: Path
-) -> Generator[VideoResult, None, list[Path]]:
-    """Yield the results for the videos of ``queue`` (consumed) from a new pool of ``workers`` fresh
-    processes, at most one video per worker in flight; return the videos in flight if a worker died."""
+    queue: deque[Path], workers: int, settings: PoseSettings, cache_dir: Path, time_limit: float,
+    deaths: dict[Path, int],
+) -> Generator[VideoResult, None, bool]:
+    """Yield the results of the videos of ``queue`` (consumed; a video whose worker died goes back in
+    once) from a new pool of ``workers`` processes. Returns False when the pool broke (every worker
+    died with no video running, or nothing finished within the bound); the unfinished videos are then
+    back in ``queue``."""
     context = multiprocessing.get_context("spawn")  # no fork of a parent that may hold threads (torch, TF)
-    with ProcessPoolExecutor(workers, context, initializer=_init_worker, initargs=(settings, cache_dir)) as pool:
-        running: dict[Future[VideoResult], Path] = {}
+    pool = ProcessPool(workers, initializer=_init_worker, initargs=(settings, cache_dir, os.getpid()), context=context)
+    running: dict[Future, Path] = {}
+    try:
         while queue or running:
-            while queue and len(running) < workers:
-                path = queue.popleft()
-                running[pool.submit(_run_in_worker, path)] = path
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            broken = [future for future in finished if isinstance(future.exception(), BrokenProcessPool)]
-            for future in finished.difference(broken):
-                yield future.result()
-                del running[future]
+            while queue:
+                try:
+                    future = pool.schedule(_run_in_worker, (queue[0],), timeout=time_limit)
+                except RuntimeError:  # pebble refuses new tasks once the pool broke
+                    queue.extend(running.values())
+                    return False
+                running[future] = queue.popleft()
+            finished, _ = wait(running, timeout=time_limit + POOL_START_GRACE_S, return_when=FIRST_COMPLETED)
+            broken = not finished or any(isinstance(f.exception(), BrokenProcessPool) for f in finished)
+            for future in finished:
+                if isinstance(future.exception(), BrokenProcessPool):
+                    continue
+                path = running.pop(future)
+                result = outcome(path, future, time_limit, deaths)
+                if result is None:
+                    queue.append(path)
+                else:
+                    yield result
             if broken:
-                return list(running.values())
-    return []
+                queue.extend(running.values())
+                return False
+        return True
+    finally:
+        stop_pool(pool)
 
 
-def pool_results(paths: list[Path], settings: PoseSettings, cache_dir: Path, num_workers: int) -> Iterator[VideoResult]:
-    """Results for ``paths`` from ``num_workers`` worker processes, each with its own PoseEstimator.
-
-    When a worker dies, the videos in flight are retried one at a time, each alone in a new process (so a
-    crash can only be its own), and reported failed if it dies again; the rest go on in a new pool.
-    """
+def pool_results(
+    paths: list[Path], settings: PoseSettings, cache_dir: Path, num_workers: int, time_limit: float
+) -> Iterator[VideoResult]:
+    """Results for ``paths`` from ``num_workers`` worker processes, each with its own PoseEstimator
+    (see the module docstring for what happens when workers die or stall)."""
     model_files(settings.model_path)  # a missing model fails here, not in every worker's initializer
     waiting: deque[Path] = deque(paths)
-    suspects: deque[Path] = deque()
-    while waiting or suspects:
-        if suspects:
-            path = suspects.popleft()
-            if (yield from run_pool(deque([path]), 1, settings, cache_dir)):
-                yield VideoResult(str(path), error=f"{path}: {WORKER_DIED}")
-        else:
-            suspects.extend((yield from run_pool(waiting, num_workers, settings, cache_dir)))
+    deaths: dict[Path, int] = {}
+    failed_starts = 0
+    while waiting and failed_starts < MAX_POOL_STARTS:
+        before = len(waiting)
+        if (yield from run_pool(waiting, num_workers, settings, cache_dir, time_limit, deaths)):
+            return
+        failed_starts = 0 if len(waiting) < before else failed_starts + 1
+    for path in waiting:
+        yield VideoResult(str(path), error=f"{path}: {NO_WORKERS}")
 
 
 def read_ahead(extractor: Extractor, paths: list[Path]) -> Iterator[VideoResult]:
@@ -200,15 +294,27 @@ def read_ahead(extractor: Extractor, paths: list[Path]) -> Iterator[VideoResult]
         yield from (future.result() for future in in_flight)
 
 
-def results(paths: list[Path], settings: PoseSettings, cache_dir: Path, num_workers: int) -> Iterator[VideoResult]:
-    """Results for ``paths`` in completion order: from workers, or in this process (num_workers <= 1),
-    decoding the next video while BlazePose runs on the current one."""
+def results(
+    paths: list[Path], settings: PoseSettings, cache_dir: Path, num_workers: int, time_limit: float
+) -> Iterator[VideoResult]:
+    """Results for ``paths`` in completion order: cached ones first (read here), the others from
+    workers, or in this process (num_workers <= 1), decoding the next video while BlazePose runs on
+    the current one."""
+    todo: list[Path] = []
+    for path in paths:
+        cached = cached_result(path, settings, cache_dir)
+        if cached is None:
+            todo.append(path)
+        else:
+            yield cached
+    if not todo:
+        return
     if num_workers > 1:
-        yield from pool_results(paths, settings, cache_dir, num_workers)
+        yield from pool_results(todo, settings, cache_dir, min(num_workers, len(todo)), time_limit)
         return
     extractor = Extractor(settings, cache_dir)
     try:
-        yield from read_ahead(extractor, paths)
+        yield from read_ahead(extractor, todo)
     finally:
         extractor.close()
 
@@ -219,12 +325,13 @@ def extract_to_cache(
     settings: PoseSettings = PoseSettings(),
     num_workers: int = 0,
     progress: bool = True,
+    time_limit: float = DEFAULT_TIME_LIMIT_S,
 ) -> ExtractSummary:
     """Fill ``cache_dir`` with the pose of every video in ``paths``. ``progress``: show a progress bar
-    and print the summary at the end."""
+    and print the summary at the end. ``time_limit``: seconds per video in a worker process."""
     start = time.perf_counter()
     summary = ExtractSummary()
-    work = results(list(paths), settings, Path(cache_dir), min(num_workers, len(paths)))
+    work = results([Path(path) for path in paths], settings, Path(cache_dir), num_workers, time_limit)
     for result in track(work, total=len(paths), description="extracting poses", disable=not progress):
         summary.add(result)
     summary.seconds = time.perf_counter() - start
@@ -284,6 +391,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--model_path", default=None, help="a pose_landmarker_*.task bundle (default: the model "
                         "shipped with mediapipe)")
     parser.add_argument("--running_mode", choices=RUNNING_MODES, default="video")
+    parser.add_argument("--time_limit", type=float, default=DEFAULT_TIME_LIMIT_S,
+                        help="seconds per video in a worker process before it is failed as stalled "
+                        f"(default {DEFAULT_TIME_LIMIT_S:g})")
     parser.add_argument("--no_progress", action="store_true", help="no progress bar or summary")
     return parser.parse_args(argv)
 
@@ -302,5 +412,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as error:  # bad shard, settings, CSV or model file
         print(f"error: {error}")
         return 2
-    summary = extract_to_cache(paths, args.cache_dir, settings, args.num_workers, progress=not args.no_progress)
+    summary = extract_to_cache(
+        paths, args.cache_dir, settings, args.num_workers, progress=not args.no_progress, time_limit=args.time_limit
+    )
     return 1 if summary.failed else 0

@@ -4,7 +4,8 @@ import multiprocessing
 import os
 import shutil
 import signal
-import threading
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -88,21 +89,159 @@ def test_in_process_read_ahead_matches_one_video_after_the_other(clips, tmp_path
             np.testing.assert_array_equal(cached.frame_indices, plain.frame_indices)
 
 
-def test_a_killed_worker_costs_a_retry_not_the_batch(clips, tmp_path):
+REPO = Path(__file__).resolve().parents[1]
+# Fault injection for worker processes: a sitecustomize module (found through PYTHONPATH by every new
+# interpreter) that acts only in multiprocessing's spawned children and only once per marker file
+# (created with O_EXCL), so exactly one worker fails, at a chosen point, with no race on timing.
+FAULTS = """
+import os, signal, sys, time
+
+def _first() -> bool:
+    try:
+        os.close(os.open(os.environ["FAULT_MARKER"], os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        return True
+    except FileExistsError:
+        return False
+
+def _die(*_args, **_kwargs):
+    if _first():
+        os.kill(os.getpid(), signal.SIGKILL)
+
+def _stall(*_args, **_kwargs):
+    if _first():
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # like a native library that swallows SIGTERM
+        time.sleep(3600)
+
+point = os.environ.get("FAULT_POINT")
+if point and "spawn_main" in " ".join(sys.orig_argv):
+    if point == "import":
+        _die()
+    elif point in ("initializer", "mid_video", "stall"):
+        import preprocessing.pose, preprocessing.video
+        if point == "initializer":
+            _init = preprocessing.pose.PoseEstimator.__init__
+            def __init__(self, *args, **kwargs):
+                _die()
+                _init(self, *args, **kwargs)
+            preprocessing.pose.PoseEstimator.__init__ = __init__
+        elif point == "mid_video":
+            _estimate = preprocessing.pose.PoseEstimator.estimate
+            def estimate(self, frames):
+                _die()
+                return _estimate(self, frames)
+            preprocessing.pose.PoseEstimator.estimate = estimate
+        else:
+            _grab_all = preprocessing.video.grab_all
+            def grab_all(*args):
+                _stall()
+                return _grab_all(*args)
+            preprocessing.video.grab_all = grab_all
+"""
+
+
+@pytest.fixture
+def faults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """``faults(point)``: the next spawned worker to reach ``point`` (import, initializer, mid_video:
+    SIGKILL; stall: hangs in the decoder, ignoring SIGTERM) does so, once; returns the marker file
+    that exists once it happened."""
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(FAULTS)
+    marker = tmp_path / "fault.marker"
+
+    def arm(point: str) -> Path:
+        monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(hooks), str(REPO)]))
+        monkeypatch.setenv("FAULT_POINT", point)
+        monkeypatch.setenv("FAULT_MARKER", str(marker))
+        return marker
+
+    return arm
+
+
+@pytest.mark.parametrize("point", ["import", "initializer", "mid_video"])
+def test_a_killed_worker_costs_a_retry_not_the_batch(clips, tmp_path, faults, point):
+    marker = faults(point)
     paths = [clips["person"], clips["person_avi"], clips["nobody"]]
-    outcome = {}
-    batch = threading.Thread(
-        target=lambda: outcome.update(summary=extract_to_cache(paths, tmp_path / "cache", num_workers=2, progress=False))
-    )
-    batch.start()
-    while not multiprocessing.active_children() and batch.is_alive():
-        time.sleep(0.01)
-    os.kill(multiprocessing.active_children()[0].pid, signal.SIGKILL)  # as the out-of-memory killer would
-    batch.join(timeout=120)
-    assert not batch.is_alive(), "the batch hung after a worker died"
-    summary = outcome["summary"]
-    assert summary.done + summary.from_cache == 3 and not summary.failed
+    summary = extract_to_cache(paths, tmp_path / "cache", num_workers=2, progress=False)
+    assert marker.exists(), f"no worker was killed at {point}"
+    assert (summary.done, summary.from_cache, summary.failed) == (3, 0, {})
     assert summary.frames_without_person == NUM_FRAMES
+    assert not multiprocessing.active_children(), "a worker outlived the batch"
+
+
+def test_a_stalled_video_fails_on_its_time_limit_and_the_batch_goes_on(clips, tmp_path, faults):
+    marker = faults("stall")
+    paths = [clips["person"], clips["person_avi"], clips["nobody"]]
+    start = time.monotonic()
+    summary = extract_to_cache(paths, tmp_path / "cache", num_workers=2, progress=False, time_limit=20)
+    assert marker.exists()
+    assert summary.done == 2 and len(summary.failed) == 1
+    (stalled, reason), = summary.failed.items()
+    assert reason.startswith(f"{stalled}: took longer than 20 s") and "worker was stopped" in reason
+    assert time.monotonic() - start < 60, "the stalled worker (ignoring SIGTERM) held the batch"
+    assert not multiprocessing.active_children()
+
+
+def test_a_batch_that_is_all_cached_starts_no_worker(clips, tmp_path, faults):
+    paths = [clips["person"], clips["nobody"]]
+    first = extract_to_cache(paths, tmp_path / "cache", num_workers=0, progress=False)
+    assert first.done == 2
+    marker = faults("import")  # any spawned worker would now die and leave the marker
+    second = extract_to_cache(paths, tmp_path / "cache", num_workers=2, progress=False)
+    assert (second.done, second.from_cache, second.failed) == (0, 2, {})
+    assert not marker.exists(), "a worker process was started for a batch that was all cached"
+
+
+def session_processes(session: int) -> list[int]:
+    """Pids of the live (not zombie) processes of a session."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[3]) == session:
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_killing_the_extract_command_leaves_no_worker(clips, tmp_path, faults, sig):
+    faults("stall")  # one worker hangs in its decoder, so workers are surely alive when the parent dies
+    command = [sys.executable, str(REPO / "cli.py"), "extract", str(clips["person"]), str(clips["person_avi"]),
+               "--cache_dir", str(tmp_path / "cache"), "--num_workers", "2", "--no_progress"]
+    process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while len(session_processes(process.pid)) < 3 and time.monotonic() < deadline:  # parent + 2 workers
+            time.sleep(0.1)
+        assert len(session_processes(process.pid)) >= 3, "the workers never started"
+        while not (tmp_path / "fault.marker").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        process.send_signal(sig)
+        process.wait(timeout=30)
+        deadline = time.monotonic() + 15
+        while session_processes(process.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert session_processes(process.pid) == [], "worker processes outlived the killed command"
+    finally:
+        for pid in session_processes(process.pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_workers_import_neither_torch_nor_lightning(clips, tmp_path):
+    """Every interpreter of ``cli.py extract`` (the command and its spawned workers) reports its
+    imports (-X importtime goes to the children through PYTHONPROFILEIMPORTTIME)."""
+    command = [sys.executable, str(REPO / "cli.py"), "extract", str(clips["person"]), str(clips["nobody"]),
+               "--cache_dir", str(tmp_path / "cache"), "--num_workers", "2", "--no_progress"]
+    env = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}
+    finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    imported = {line.split("|")[-1].strip() for line in finished.stderr.splitlines() if "import time:" in line}
+    assert any(name.startswith("mediapipe.") for name in imported), "the workers' imports were not seen"
+    assert not imported & {"torch", "pytorch_lightning", "lightning", "tensorflow"}  # (mediapipe pulls in a
+    # 24-microsecond `tensorflow.tools.docs` stub, not TensorFlow)
 
 
 def test_select_shard_partitions_the_sorted_list():

@@ -1,0 +1,73 @@
+"""Checkpoint safety for the Lightning commands: refuse a checkpoint that is missing, unreadable or of
+another exercise before any data is touched, check that the folders ``fit`` writes into can be
+written before training starts, and keep an earlier run's checkpoints instead of overwriting them."""
+
+import os
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+
+EARLIER_RUNS = "earlier"  # <checkpoint folder>/earlier/<UTC time>/: checkpoints of the runs before
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing, unreadable or made for another exercise; the message names the file."""
+
+
+class NotWritableError(OSError):
+    """A folder that a command must write into cannot be written; the message names the folder."""
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The contents of a Lightning checkpoint (on CPU); CheckpointError naming the file otherwise."""
+    path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a folder, not a checkpoint file")
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # truncated zip, pickle errors, ...: torch raises many types
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(error).__name__}: {error})") from None
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise CheckpointError(f"{path}: not a Lightning checkpoint (no state_dict)")
+    return checkpoint
+
+
+def check_checkpoint(path: str | Path, exercise: str) -> None:
+    """Refuse ``path`` unless it is a readable checkpoint of ``exercise`` (the data module's)."""
+    trained = read_checkpoint(path).get("datamodule_hyper_parameters", {}).get("exercise")
+    if trained is not None and trained != exercise:
+        raise CheckpointError(
+            f"{path}: is a {trained} model, but the data is {exercise} (data.exercise); "
+            f"use the {trained} config or a {exercise} checkpoint"
+        )
+
+
+def check_writable(folder: str | Path, what: str) -> None:
+    """Create ``folder`` if needed and write (then remove) a file in it; NotWritableError otherwise."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        descriptor, probe = tempfile.mkstemp(dir=folder, prefix=".write-check-")
+        os.close(descriptor)
+        os.unlink(probe)
+    except OSError as error:
+        raise NotWritableError(f"{folder}: {what} cannot be written ({error.strerror or error})") from None
+
+
+def keep_earlier_checkpoints(folder: str | Path) -> Path | None:
+    """Move the ``*.ckpt`` files of ``folder`` (an earlier run's) into ``folder/earlier/<UTC time>/``,
+    so a new run cannot overwrite them; the folder they went to, or None when there were none."""
+    folder = Path(folder)
+    earlier = sorted(folder.glob("*.ckpt"))
+    if not earlier:
+        return None
+    target = folder / EARLIER_RUNS / datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    target.mkdir(parents=True)
+    for path in earlier:
+        os.replace(path, target / path.name)
+    return target

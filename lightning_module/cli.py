@@ -1,0 +1,77 @@
+"""``FormscoreCLI``: LightningCLI over ScoreRegressor and ExerciseDataModule (``python cli.py fit ...``).
+
+Before a command touches any data it refuses a ``--ckpt_path`` that is missing, unreadable or of
+another exercise than ``data.exercise``. Before ``fit`` trains it checks that every checkpoint folder
+can be written, and, unless the run resumes from ``--ckpt_path``, moves an earlier run's checkpoints
+in those folders to ``<folder>/earlier/<UTC time>/`` and says so, so a new run never silently
+replaces a better ``best.ckpt``.
+"""
+
+from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
+
+from datamodules.exercise import ExerciseDataModule
+from lightning_module.callbacks import FitSummary, PredictionWriter
+from lightning_module.checkpoints import check_checkpoint, check_writable, keep_earlier_checkpoints
+from lightning_module.regressor import ScoreRegressor
+from preprocessing.features import feature_dims
+
+DEFAULT_SEED = 42
+DESCRIPTION = (
+    "formscore: fit / validate / test / predict a form scorer (LightningCLI, e.g. fit --config squat.yaml); "
+    "also the commands demo, extract and export (each with its own --help)."
+)
+
+
+def data_seed(seed_everything: bool | int) -> int:
+    """The train / val split seed for a ``seed_everything`` value (an integer is used as is)."""
+    return DEFAULT_SEED if isinstance(seed_everything, bool) else seed_everything
+
+
+class FormscoreCLI(LightningCLI):
+    """LightningCLI whose ``seed_everything`` also seeds the data split, which always writes
+    predictions and prints the end-of-fit summary, and which checks checkpoints and their folders
+    first (see the module docstring)."""
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.link_arguments("seed_everything", "data.seed", compute_fn=data_seed)
+        parser.link_arguments("data.feature_set", "model.input_size", compute_fn=feature_dims)
+        parser.add_lightning_class_args(PredictionWriter, "prediction_writer")
+        parser.add_lightning_class_args(FitSummary, "fit_summary")
+
+    def check_ckpt_path(self) -> str | None:
+        """The command's ``--ckpt_path`` after checking it (None when not given)."""
+        ckpt_path = self.config[self.subcommand].get("ckpt_path")
+        if ckpt_path:
+            check_checkpoint(ckpt_path, self.datamodule.hparams.exercise)
+        return ckpt_path
+
+    def before_fit(self) -> None:
+        resuming = self.check_ckpt_path() is not None
+        trainer = self.trainer
+        if trainer.fast_dev_run or trainer.global_rank != 0:  # fast_dev_run saves nothing
+            return
+        folders = {cb.dirpath for cb in trainer.checkpoint_callbacks if isinstance(cb, ModelCheckpoint) and cb.dirpath}
+        for folder in sorted(folders):
+            check_writable(folder, "checkpoint folder")
+            moved = None if resuming else keep_earlier_checkpoints(folder)
+            if moved is not None:
+                print(f"fit: {folder} held an earlier run's checkpoints; they are kept in {moved} "
+                      f"(re-export one with `cli.py export --ckpt_path {moved}/best.ckpt`)")
+
+    def before_validate(self) -> None:
+        self.check_ckpt_path()
+
+    def before_test(self) -> None:
+        self.check_ckpt_path()
+
+    def before_predict(self) -> None:
+        self.check_ckpt_path()
+
+
+def run_lightning_cli(args: list[str] | None = None) -> FormscoreCLI:
+    """Run a Lightning command (fit / validate / test / predict) and return the CLI object."""
+    return FormscoreCLI(
+        ScoreRegressor, ExerciseDataModule, seed_everything_default=DEFAULT_SEED,
+        save_config_kwargs={"overwrite": True}, parser_kwargs={"description": DESCRIPTION}, args=args,
+    )
