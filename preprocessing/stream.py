@@ -1,0 +1,148 @@
+"""Pose stream of a whole video: BlazePose on every ``stride``-th frame, tracking across them.
+
+A set of repetitions needs the pose over the whole video, not NUM_FRAMES samples: this module reads
+a video (or a live source: camera index, URL, or a file read as a stream) in one sequential pass,
+``grab()``s every frame, ``retrieve()``s every ``stride``-th and runs BlazePose in tracking mode on
+it (``PoseEstimator.start_video`` / ``track``: the region of interest follows the person from frame
+to frame, which is what the tracking graph is built for). Offline streams are cached like the
+sampled entries (``preprocessing.cache``, entry kind ``stream-<stride>``); a ``*.pose.npz`` file
+(e.g. a generated demo session) is its own stream, at DEFAULT_FPS.
+"""
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from preprocessing.cache import CorruptEntryError, PoseSequence, cache_key, is_pose_file, load_pose, save_pose
+from preprocessing.constants import DEFAULT_CACHE_DIR, LANDMARK_DIMS, NUM_LANDMARKS
+from preprocessing.pose import PoseEstimator, PoseSettings
+from preprocessing.video import VideoError, opened_video
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_FPS = 30.0  # when a container reports no usable frame rate, and for *.pose.npz streams
+MAX_FPS = 1000.0  # above this a reported frame rate is taken as garbage
+
+
+@dataclass(frozen=True)
+class Stream:
+    """The pose of every ``stride``-th frame of a video, and the video's frame rate."""
+
+    sequence: PoseSequence  # frame_indices: 0, stride, 2 * stride, ...
+    fps: float
+    stride: int
+
+    @property
+    def rate(self) -> float:
+        """Pose samples per second."""
+        return self.fps / self.stride
+
+
+def usable_fps(reported: float) -> float:
+    """The reported frame rate, or DEFAULT_FPS when it is 0, negative, NaN or absurd."""
+    return float(reported) if 0.0 < reported < MAX_FPS else DEFAULT_FPS
+
+
+def video_fps(path: str | Path) -> float:
+    """Frame rate of a video file (DEFAULT_FPS for a pose file or an unusable reported rate)."""
+    if is_pose_file(path):
+        return DEFAULT_FPS
+    with opened_video(Path(path)) as capture:
+        return usable_fps(capture.get(cv2.CAP_PROP_FPS))
+
+
+@contextmanager
+def opened_source(source: str) -> Iterator[cv2.VideoCapture]:
+    """A live source: a camera index (``"0"``), or a URL / file read as a stream; VideoError if it
+    cannot be opened."""
+    capture = cv2.VideoCapture(int(source)) if source.isdigit() else cv2.VideoCapture(source, cv2.CAP_FFMPEG)
+    try:
+        if not capture.isOpened():
+            raise VideoError(f"{source}: cannot open this camera / stream / file")
+        yield capture
+    finally:
+        capture.release()
+
+
+def strided_frames(
+    capture: cv2.VideoCapture, stride: int, source: str | Path
+) -> Iterator[tuple[int, np.ndarray | None]]:
+    """(frame number, RGB frame) for every frame until the capture ends; the frame is None except on
+    every ``stride``-th one (the others are only grabbed: demuxed and decoded, not converted)."""
+    if stride < 1:
+        raise ValueError(f"stride must be >= 1, got {stride}")
+    index = 0
+    while capture.grab():
+        frame = None
+        if index % stride == 0:
+            ok, frame = capture.retrieve()
+            if not ok or frame is None:
+                raise VideoError(f"{source}: frame {index} could not be decoded")
+            frame = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+        yield index, frame
+        index += 1
+
+
+def extract_stream(path: str | Path, estimator: PoseEstimator, stride: int = 1) -> PoseSequence:
+    """BlazePose (tracking) on every ``stride``-th frame of a video file (no cache)."""
+    path = Path(path)
+    landmarks, detected, indices = [], [], []
+    aspect, total = 0.0, 0
+    with opened_video(path) as capture:
+        estimator.start_video()
+        for total, frame in strided_frames(capture, stride, path):
+            if frame is None:
+                continue
+            found = estimator.track(frame)
+            landmarks.append(np.zeros((NUM_LANDMARKS, LANDMARK_DIMS), np.float32) if found is None else found)
+            detected.append(found is not None)
+            indices.append(total)
+            aspect = frame.shape[1] / frame.shape[0]
+    if not indices:
+        raise VideoError(f"{path}: no decodable frame")
+    return PoseSequence(np.stack(landmarks), np.array(detected), np.array(indices, np.int64), total + 1, aspect)
+
+
+def video_stream(
+    path: str | Path,
+    settings: PoseSettings = PoseSettings(),
+    cache_dir: str | Path | None = None,
+    estimator: PoseEstimator | None = None,
+    stride: int = 1,
+) -> tuple[Stream, bool]:
+    """The pose stream of a video through the keypoint cache, and whether it came from the cache.
+
+    A corrupt entry is reported (logging.warning) and rebuilt. ``estimator`` (built with
+    ``settings``) is reused when given. Raises VideoError naming the file for missing or unreadable
+    input.
+    """
+    if not Path(path).is_file():
+        raise VideoError(f"{path}: no such file")
+    if is_pose_file(path):
+        return Stream(load_pose(path), DEFAULT_FPS, 1), True
+    if estimator is not None and estimator.settings != settings:
+        raise ValueError(f"estimator built with {estimator.settings}, but the cache is keyed by {settings}")
+    fps = video_fps(path)
+    entry = Path(DEFAULT_CACHE_DIR if cache_dir is None else cache_dir) / cache_key(
+        path, settings.token(), kind=f"stream-{stride}"
+    )
+    try:
+        return Stream(load_pose(entry), fps, stride), True
+    except FileNotFoundError:
+        pass
+    except CorruptEntryError as error:
+        logger.warning("corrupt pose stream cache entry for %s, rebuilding it: %s", path, error)
+    owned = estimator is None
+    estimator = PoseEstimator(settings) if owned else estimator
+    try:
+        sequence = extract_stream(path, estimator, stride)
+    finally:
+        if owned:
+            estimator.close()
+    save_pose(entry, sequence)
+    return Stream(sequence, fps, stride), False
