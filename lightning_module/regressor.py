@@ -1,4 +1,4 @@
-"""``ScoreRegressor``: the BiLSTM scorer trained with MSE on score / SCORE_SCALE (0..1).
+"""``ScoreRegressor``: a scoring network (``backbone``: bilstm, gru or tcn) trained with MSE on score / SCORE_SCALE (0..1).
 
 Batches are dicts: ``x`` (B, NUM_FRAMES, FEATURE_DIMS) float32, ``y`` (B,) float32 in 0..1 (absent
 when predicting) and ``index`` (B,) int64, the row of the datamodule's table for that split
@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from pytorch_lightning import LightningModule
 from torchmetrics import MeanAbsoluteError, MetricCollection, SpearmanCorrCoef
 
-from lightning_module.backbone import BiLSTMScorer
+from lightning_module.backbone import Architecture, Backbone, build_scorer
 from lightning_module.evaluation import gather_rows, run_dir, write_test_report
 from preprocessing.constants import FEATURE_DIMS, SCORE_SCALE
 
@@ -38,11 +38,16 @@ class ScoreRegressor(LightningModule):
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         input_size: int = FEATURE_DIMS,
+        backbone: Backbone = "bilstm",
+        bidirectional: bool = True,
+        causal: bool = False,
     ) -> None:
-        """``input_size``: features per frame (the feature set's width; the CLI links it from ``data.feature_set``)."""
+        """``input_size``: features per frame (the feature set's width; the CLI links it from ``data.feature_set``).
+        ``backbone``: ``bilstm`` (the seed's), ``gru`` or ``tcn`` (lightning_module/backbone.py); ``hidden_size``
+        is the RNN units per direction or the TCN channels; ``bidirectional`` applies to ``gru``, ``causal`` to ``tcn``."""
         super().__init__()
         self.save_hyperparameters()
-        self.model = BiLSTMScorer(input_size=input_size, hidden_size=hidden_size, dropout=dropout)
+        self.model = build_scorer(Architecture(backbone, input_size, hidden_size, dropout, bidirectional, causal))
         with warnings.catch_warnings():  # its note that it buffers every prediction: a few thousand here
             warnings.filterwarnings("ignore", message=".*will save all targets and predictions", category=UserWarning)
             metrics = MetricCollection({"mae": MeanAbsoluteError(), "spearman": SpearmanCorrCoef()})
