@@ -17,12 +17,13 @@ the same code and give the same repetitions:
 3. hysteresis state machine: ``rest`` tracks the lowest height (the top of the movement); going
    ``enter`` body sizes below it starts a descent; a repetition counts once the descent reaches
    ``min_depth`` and the signal comes back within RETURN_FRACTION of the depth from the top; its end
-   is where the ascent settles (no new high for SETTLE_SECONDS, or within EDGE_FRACTION of the top,
-   or the next descent starts), its start the last frame before the bottom within EDGE_FRACTION of
-   the top, its bottom the lowest frame.
+   is where the ascent settles (its last new high by SETTLE_TOLERANCE before SETTLE_SECONDS without
+   one, or before the next descent starts), its start is found the same way walking back from the
+   descent, its bottom is the lowest frame. A dip that never reaches ``min_depth`` is ignored.
 
-A repetition whose start is the first frame of its segment (the video or the person's return began
-mid-repetition) and one not finished when the segment ends are partial and ignored.
+A repetition whose start is the first frame of its segment while that frame is more than
+RETURN_FRACTION of the way down (the video, or the person's return, began mid-repetition) and one
+not finished when the segment ends are partial and ignored.
 """
 
 from collections import deque
@@ -117,7 +118,7 @@ def odd_window(seconds: float, rate: float, minimum: int = 5) -> int:
 class _Tracker:
     """State of the hysteresis machine within one segment (see the module docstring)."""
 
-    first: int  # first frame of the segment
+    first: tuple[int, float]  # first (frame, height) of the segment
     top: tuple[float, int, float] | None = None  # (height, frame, body size) of the rest level
     history: list[tuple[int, float]] = field(default_factory=list)  # (frame, height) since the top
     bottom: tuple[float, int] | None = None  # while descending / at the bottom
@@ -176,7 +177,7 @@ class RepSegmenter:
 
     def _smooth(self, frame: int, height: float, size: float) -> list[Rep]:
         if self.tracker is None:  # a new segment: pad its start with the first value
-            self.tracker = _Tracker(first=frame)
+            self.tracker = _Tracker(first=(frame, height))
             self.raw.extend([(frame, height, size)] * (self.window // 2))
         self.raw.append((frame, height, size))
         return self._emit() if len(self.raw) == self.window else []
@@ -260,6 +261,7 @@ class RepSegmenter:
         depth = bottom_height - top_height
         start = self._start(state, top_size)
         after = [(f, h) for f, h in state.history if f >= end]
+        end_height = after[0][1]
         state.top, state.bottom, state.settle, state.history = (after[0][1], end, size), None, None, []
         for f, h in after:
             state.history.append((f, h))
@@ -267,8 +269,8 @@ class RepSegmenter:
                 self._rest(state, f, h, size)
             elif h > state.bottom[0]:
                 state.bottom = (h, f)
-        if start == state.first:
-            return []
+        if start == state.first[0] and state.first[1] - end_height > RETURN_FRACTION * (bottom_height - end_height):
+            return []  # the segment began part-way down: a partial repetition
         return [Rep(start=start, bottom=bottom, end=end, depth=depth / top_size)]
 
 

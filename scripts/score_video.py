@@ -2,6 +2,8 @@
 
     python scripts/score_video.py data/squats_test/clip.mp4 [more videos] [--exercise squat]
     python scripts/score_video.py clip.mp4 --model checkpoints/squat_scorer.keras --json
+    python scripts/score_video.py my_set.mp4 --exercise pushup --reps [--annotate out.mp4]  # per rep
+    python scripts/score_video.py --live 0 --exercise squat --show       # camera 0 (or a URL / file)
 
 The model is ``checkpoints/<exercise>_scorer.onnx`` unless ``--model`` names another artifact: an
 ``.onnx`` file runs in ONNX Runtime, a ``.keras`` file in Keras, a folder as a TensorFlow SavedModel.
@@ -30,13 +32,14 @@ from preprocessing.dataset import EXERCISES  # noqa: E402
 from preprocessing.features import is_pose_file, sequence_features, video_pose  # noqa: E402
 from preprocessing.pose import PoseEstimator  # noqa: E402
 from preprocessing.video import VideoError  # noqa: E402
+from export.session import run_sets  # noqa: E402
 
 DEFAULT_EXERCISE = "squat"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("videos", nargs="+", help="video files (or pre-extracted *.pose.npz files)")
+    parser.add_argument("videos", nargs="*", help="video files (or pre-extracted *.pose.npz files)")
     parser.add_argument("--exercise", choices=sorted(EXERCISES),
                         help="picks the model checkpoints/<exercise>_scorer.onnx (default squat); with --model, "
                         "the model must be one of this exercise")
@@ -44,7 +47,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of text lines")
     parser.add_argument("--cache_dir", default=DEFAULT_CACHE_DIR, help=f"keypoint cache (default {DEFAULT_CACHE_DIR})")
     parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads (default 1)")
-    return parser.parse_args(argv)
+    parser.add_argument("--reps", action="store_true", help="a set: find the repetitions, score each (export/session.py)")
+    parser.add_argument("--annotate", metavar="OUT.mp4", help="with --reps (one video): write the annotated video "
+                        "and OUT_signal.png")
+    parser.add_argument("--live", metavar="SOURCE", help="score repetitions live: camera index, URL or a file")
+    parser.add_argument("--stride", type=int, default=1, help="--reps/--live: pose on every N-th frame (default 1)")
+    parser.add_argument("--show", action="store_true", help="--live: show the annotated frames in a window")
+    args = parser.parse_args(argv)
+    if not args.videos and args.live is None:
+        parser.error("give video files, or --live SOURCE")
+    return args
 
 
 class Scorer:
@@ -108,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     except ArtifactError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    if args.reps or args.annotate or args.live is not None:
+        return run_sets(args, scorer)
     try:
         results = score_videos(scorer, args.videos, args.cache_dir)
     finally:

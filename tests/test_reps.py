@@ -1,0 +1,135 @@
+"""Repetition segmentation: generated sessions with known boundaries, partial reps, no person, live ==
+offline on a real BlazePose video, and rep counts on real push-up footage (skips without ../shared)."""
+
+import csv
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from skimage.data import astronaut
+
+from conftest import REPO
+from export.session import live_session, score_session, summary
+from preprocessing.demo_sessions import SESSION_FPS, make_session
+from preprocessing.pose import PoseEstimator, PoseSettings
+from preprocessing.reps import Rep, rep_sequence, segment
+from preprocessing.stream import video_stream
+from preprocessing.video import VideoError, sample_indices
+
+SHARED = REPO.parent / "shared"
+FIXTURE = REPO / "tests" / "fixtures" / "rep_counts.csv"
+TOLERANCE = 12  # frames at 30 fps (0.4 s): start / bottom / end against the generator's movement boundaries;
+# the median error is smaller (see test_boundaries_on_generated_sessions): an eased start is hard to date
+MODERATE = {"depth": 0.3}  # the generator's shallowest reps (depth fault 1) barely move: keep them out
+
+
+def constant_score(features: list[np.ndarray]) -> list[float]:
+    """A stand-in model: the mean of each feature array (deterministic, depends on the frames)."""
+    return [float(np.mean(f)) for f in features]
+
+
+@pytest.mark.parametrize(("exercise", "seed"), [("squat", 0), ("squat", 3), ("pushup", 1), ("pushup", 2), ("lunge", 0)])
+def test_boundaries_on_generated_sessions(exercise: str, seed: int) -> None:
+    session = make_session(exercise, seed, reps=6, faults=[MODERATE] * 6)
+    reps, _ = segment(session.sequence, exercise, SESSION_FPS)
+    assert len(reps) == len(session.reps) == 6
+    found = np.array([(rep.start, rep.bottom, rep.end) for rep in reps])
+    errors = np.abs(found - np.array(session.reps))
+    assert errors.max() <= TOLERANCE, f"frame errors (start, bottom, end):\n{found - np.array(session.reps)}"
+    assert np.median(errors) <= 4
+
+
+def edges(pairs: list[tuple[int, ...]]) -> list[int]:
+    """Start and end frames, flattened (pytest.approx compares flat lists)."""
+    return [frame for pair in pairs for frame in (pair[0], pair[-1])]
+
+
+@pytest.mark.parametrize("exercise", ["squat", "pushup", "lunge"])
+@pytest.mark.parametrize("variant", [{"partial_start": True, "partial_end": True, "pause_seconds": 3.0},
+                                     {"absent_seconds": (1.5, 1.0)}])
+def test_partial_reps_pause_and_absence_are_ignored(exercise: str, variant: dict) -> None:
+    session = make_session(exercise, 4, reps=4, faults=[MODERATE] * 4, **variant)
+    reps, _ = segment(session.sequence, exercise, SESSION_FPS)
+    assert edges([(r.start, r.end) for r in reps]) == pytest.approx(edges(session.reps), abs=TOLERANCE)
+
+
+def test_a_person_walking_out_mid_rep_drops_that_rep() -> None:
+    session = make_session("squat", 5, reps=3, faults=[MODERATE] * 3)
+    start, bottom, _ = session.reps[1]
+    detected = session.sequence.detected.copy()
+    detected[bottom : bottom + SESSION_FPS] = False  # gone for a second at the bottom of rep 2
+    sequence = type(session.sequence)(session.sequence.landmarks, detected, session.sequence.frame_indices,
+                                      session.sequence.total_frames, session.sequence.aspect)
+    reps, _ = segment(sequence, "squat", SESSION_FPS)
+    assert edges([(r.start, r.end) for r in reps]) == pytest.approx(edges(session.reps[::2]), abs=TOLERANCE)
+
+
+def test_rep_is_sampled_like_a_training_clip() -> None:
+    session = make_session("pushup", 1, reps=2)
+    rep = Rep(start=40, bottom=70, end=101, depth=0.5)
+    sample = rep_sequence(session.sequence, rep)
+    np.testing.assert_array_equal(sample.frame_indices, 40 + sample_indices(101 - 40 + 1))
+    np.testing.assert_array_equal(sample.landmarks, session.sequence.landmarks[sample.frame_indices])
+
+
+def write_astronaut_set(path: Path, bumps: int, fps: int = 30) -> list[tuple[int, int]]:
+    """A video of the astronaut photo moving down and back up ``bumps`` times, resting between:
+    a real person's pose, with known (start, end) frames of each 'repetition' (push-up signal:
+    the shoulders go down by ~half a body size)."""
+    photo = cv2.resize(astronaut(), (200, 200), interpolation=cv2.INTER_AREA)
+    rest, move = int(0.6 * fps), int(1.2 * fps)
+    offsets, truth = [0.0] * rest, []
+    for _ in range(bumps):
+        truth.append((len(offsets), len(offsets) + move - 1))
+        offsets += list(45 * (1 - np.cos(2 * np.pi * np.arange(move) / (move - 1))) / 2) + [0.0] * rest
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (320, 320))
+    for offset in offsets:
+        canvas = np.full((320, 320, 3), 255, np.uint8)
+        top = 30 + int(round(offset))
+        canvas[top : top + 200, 60:260] = photo
+        writer.write(cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
+    writer.release()
+    return truth
+
+
+def test_live_on_a_file_gives_the_offline_reps(tmp_path: Path) -> None:
+    video = tmp_path / "astronaut_set.avi"
+    truth = write_astronaut_set(video, bumps=3)
+    offline, _, _ = score_session(video, "pushup", constant_score, PoseSettings(), tmp_path / "cache", stride=2)
+    live = live_session(str(video), "pushup", constant_score, PoseSettings(), stride=2)
+    found = [(r["start_frame"], r["end_frame"]) for r in offline["reps"]]
+    assert edges(found) == pytest.approx(edges(truth), abs=TOLERANCE)
+    assert live["reps"] == offline["reps"]  # same frames, same scores
+    assert live["summary"] == offline["summary"] and offline["summary"]["count"] == 3
+    assert live["frames_read"] == offline["frames_read"] and live["frames_per_second"] > 0
+
+
+def test_a_video_with_no_person_is_an_error(tmp_path: Path) -> None:
+    video = tmp_path / "empty_room.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 30, (160, 120))
+    for shade in range(20):
+        writer.write(np.full((120, 160, 3), 60 + 5 * shade, np.uint8))
+    writer.release()
+    with pytest.raises(VideoError, match="empty_room.avi: no person found in any of the 20 frames"):
+        score_session(video, "squat", constant_score, PoseSettings(), tmp_path / "cache")
+
+
+def test_summary_names_the_worst_rep() -> None:
+    results = [{"index": 1, "score": 80.0}, {"index": 2, "score": 55.5}, {"index": 3, "score": 70.0}]
+    assert summary(results) == {"count": 3, "mean_score": pytest.approx(68.5), "worst_rep": 2, "worst_score": 55.5}
+    assert summary([])["count"] == 0
+
+
+def test_rep_counts_on_real_pushups(tmp_path: Path) -> None:
+    if not SHARED.is_dir():
+        pytest.skip(f"{SHARED} is absent (team material, not part of the project)")
+    with open(FIXTURE, newline="", encoding="utf-8") as handle:
+        rows = {row["video"]: row for row in csv.DictReader(handle)}
+    chosen = ["real_pushups/correct/correct1.mp4", "real_pushups/incorrect/incorrect5.mp4",
+              "real_footage/pushups/push-up_7.mp4"]
+    with PoseEstimator(PoseSettings()) as estimator:
+        for video in chosen:
+            stream, _ = video_stream(SHARED / video, PoseSettings(), tmp_path, estimator, stride=2)
+            reps, _ = segment(stream.sequence, "pushup", stream.fps, stream.stride)
+            assert len(reps) == int(rows[video]["reps"]), video
