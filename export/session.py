@@ -130,6 +130,7 @@ def atomic_path(out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     descriptor, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}.", suffix=out.suffix)
     os.close(descriptor)
+    os.chmod(name, 0o644)  # mkstemp makes it private; outputs are shared like normal files
     return Path(name)
 
 
