@@ -1,21 +1,78 @@
 #!/usr/bin/env bash
-# Set up formscore on a fresh machine: a virtualenv in .venv with every dependency (offline-safe:
-# only package registries), then the embedded demo data in data/. Idempotent and quick when done.
+# Set up formscore on a fresh machine: a virtualenv with every pinned dependency (only package
+# registries), then the embedded demo data in data/. Idempotent and quick when done.
+#   PYTHON=3.12 or PYTHON=/path/to/python   the interpreter (default: python3.12 or python3.11 on
+#                                            PATH, then pyenv's and uv's installs of 3.12 or 3.11)
+#   VENV=.venv-py3.12                        where the virtualenv goes (default .venv)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PYTHON=${PYTHON:-python3.11}
-command -v "$PYTHON" >/dev/null || PYTHON=python3
-[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+VENV=${VENV:-.venv}
+supported=(3.12 3.11)  # mediapipe 0.10.21, the last with BlazePose inside the wheel, stops at 3.12
 
-stamp=.venv/.formscore-installed
+version_of() { "$1" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || true; }
+
+refuse() {
+    cat >&2 <<EOF
+scripts/setup.sh: formscore runs on Python 3.11 or 3.12 only, and $1.
+Why: the offline BlazePose pose model ships only inside mediapipe 0.10.21, which has no wheels
+past Python 3.12 (and pandas 3 needs 3.11 or later).
+Get a 3.12: \`uv python install 3.12\`, \`pyenv install 3.12\`, or \`apt install python3.12-venv\`
+(Ubuntu 24.04; the deadsnakes PPA on older Ubuntu), then rerun, or name it: PYTHON=/path/to/python3.12 bash scripts/setup.sh
+EOF
+    exit 1
+}
+
+# The first interpreter of a wanted version: PATH first, then pyenv's and uv's installs.
+find_python() {
+    local v cand candidates=()
+    for v in "$@"; do candidates+=("python$v"); done
+    for v in "$@"; do
+        candidates+=("${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$v".*/bin/python"$v"
+                     "$HOME"/.local/share/uv/python/cpython-"$v".*/bin/python"$v")
+    done
+    for cand in "${candidates[@]}"; do
+        [[ " $* " == *" $(version_of "$cand") "* ]] && { command -v "$cand"; return; }
+    done
+    return 0
+}
+
+if [[ -z ${PYTHON:-} ]]; then
+    python=$(find_python "${supported[@]}")
+    [[ -n $python ]] || refuse "none was found (python3 here is $(version_of python3 | grep . || echo missing))"
+elif [[ $PYTHON =~ ^[0-9]+\.[0-9]+$ ]]; then
+    [[ " ${supported[*]} " == *" $PYTHON "* ]] || refuse "PYTHON=$PYTHON asks for another"
+    python=$(find_python "$PYTHON")
+    [[ -n $python ]] || refuse "no Python $PYTHON was found on PATH or in pyenv's or uv's installs"
+else
+    v=$(version_of "$PYTHON")
+    [[ -n $v ]] || refuse "PYTHON=$PYTHON does not run"
+    [[ " ${supported[*]} " == *" $v "* ]] || refuse "PYTHON=$PYTHON is Python $v"
+    python=$PYTHON
+fi
+
+if [[ -x $VENV/bin/python ]]; then
+    v=$(version_of "$VENV/bin/python")
+    [[ " ${supported[*]} " == *" $v "* ]] || refuse "$VENV/ was made with Python ${v:-?} (remove it: rm -rf $VENV)"
+    [[ -z ${PYTHON:-} || $v == "$(version_of "$python")" ]] ||
+        { echo "scripts/setup.sh: $VENV/ is Python $v, not the $(version_of "$python") of PYTHON=$PYTHON: remove it or set VENV=" >&2; exit 1; }
+else
+    "$python" -m venv "$VENV"
+fi
+
+stamp=$VENV/.formscore-installed
 want=$(sha1sum pyproject.toml | cut -d' ' -f1)
-if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    .venv/bin/python -m pip install --quiet --upgrade pip
-    # torch first and alone: the pinned CPU build, never a CUDA build pulled in by a dependency.
-    .venv/bin/python -m pip install --quiet "torch==2.13.0"
-    .venv/bin/python -m pip install --quiet -e ".[test]"
+if [[ "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
+    pip=("$VENV/bin/python" -m pip --quiet)
+    "${pip[@]}" install --upgrade pip
+    # Every wheel goes through a cache that outlives the venv: pip's own cache keeps nothing where the
+    # registry sends no cache headers, and without a local CPU build of torch (only cp311 here) pip
+    # pulls torch's CUDA build from PyPI, 2.6 GB of wheels with its nvidia-* libraries.
+    wheels=${XDG_CACHE_HOME:-$HOME/.cache}/formscore/wheels
+    "${pip[@]}" download --dest "$wheels" --find-links "$wheels" ".[test]"
+    # No byte-compiling of all ~18,000 files now (2 CPU minutes): each module is compiled on first import.
+    "${pip[@]}" install --no-compile --find-links "$wheels" -e ".[test]"
     echo "$want" > "$stamp"
 fi
 
-[ -f data/squat_scores.csv ] || .venv/bin/python cli.py demo --data_dir data
+[[ -f data/squat_scores.csv ]] || "$VENV/bin/python" cli.py demo --data_dir data
