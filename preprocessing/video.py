@@ -7,7 +7,9 @@ and 0.75 s for ``CAP_PROP_POS_FRAMES`` seeking (each seek decodes from the previ
 
 The frame count a container reports can be wrong (some AVI / variable-frame-rate files), so the
 pass reads to the end to learn the true count; when it differs from the reported one, the indices
-are recomputed for the true count and the file is read a second time (rare).
+are recomputed for the true count and the file is read a second time (rare). A video that decodes
+to fewer than MIN_DECODED_FRACTION of the frames its header announces is truncated or damaged and
+raises VideoError: its samples would cover only part of the movement.
 """
 
 from collections.abc import Iterator
@@ -18,6 +20,8 @@ import cv2
 import numpy as np
 
 from preprocessing.constants import NUM_FRAMES, VIDEO_EXTENSIONS
+
+MIN_DECODED_FRACTION = 0.5  # containers overstate their count by a few frames (VFR), never by half
 
 
 class VideoError(ValueError):
@@ -84,6 +88,9 @@ def read_sampled_frames(path: str | Path, num: int = NUM_FRAMES) -> tuple[list[n
         frames, total = grab_all(capture, path, wanted)
     if total == 0:
         raise VideoError(f"{path}: no decodable frame")
+    if total < MIN_DECODED_FRACTION * reported:
+        raise VideoError(f"{path}: truncated or damaged: only {total} of the {reported} frames its header "
+                         "announces can be decoded")
     indices = sample_indices(total, num)
     if total != reported:  # the container's count was wrong: read again for the right indices
         with opened_video(path) as capture:

@@ -79,7 +79,7 @@ def test_rgb_order(tmp_path):
     assert frame[..., 0].mean() > 150 and frame[..., 2].mean() < 50  # BGR red came back as RGB red
 
 
-@pytest.mark.parametrize("claimed", [100, 10])
+@pytest.mark.parametrize("claimed", [60, 10])
 def test_wrong_reported_frame_count(avi, tmp_path, claimed):
     frames, indices, total = read_sampled_frames(with_claimed_count(avi, tmp_path / "liar.avi", claimed))
     assert total == FRAMES
@@ -87,13 +87,24 @@ def test_wrong_reported_frame_count(avi, tmp_path, claimed):
     assert_frames_match(frames, indices)
 
 
-def test_truncated_video_uses_the_decodable_frames(avi, tmp_path):
-    truncated = tmp_path / "truncated.avi"
-    truncated.write_bytes(avi.read_bytes()[: int(avi.stat().st_size * 0.6)])
-    frames, indices, total = read_sampled_frames(truncated)
-    assert 5 < total < FRAMES
+def test_slightly_short_video_uses_the_decodable_frames(avi, tmp_path):
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(avi.read_bytes()[: int(avi.stat().st_size * 0.8)])
+    frames, indices, total = read_sampled_frames(cut)
+    assert FRAMES // 2 <= total < FRAMES
     assert indices.tolist() == sample_indices(total).tolist()
     assert_frames_match(frames, indices)
+
+
+def test_truncated_video_is_an_error(avi, tmp_path):
+    """Half the bytes cut off (the header still announces 40 frames), or a header announcing 100
+    frames of which 40 decode: the samples would cover only part of the movement."""
+    truncated = tmp_path / "truncated.avi"
+    truncated.write_bytes(avi.read_bytes()[: int(avi.stat().st_size * 0.5)])
+    for path in (truncated, with_claimed_count(avi, tmp_path / "liar.avi", 100)):
+        with pytest.raises(VideoError, match=r"truncated or damaged: only \d+ of the \d+ frames") as error:
+            read_sampled_frames(path)
+        assert str(error.value).startswith(f"{path}: ")
 
 
 def test_video_shorter_than_16_frames(tmp_path):
