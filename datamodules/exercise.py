@@ -1,12 +1,15 @@
-"""``ExerciseDataModule``: one exercise's scored videos as cached (NUM_FRAMES, FEATURE_DIMS) sequences.
+"""``ExerciseDataModule``: one exercise's scored videos as cached (NUM_FRAMES, features) sequences.
 
 Data layout (original project): ``<data_dir>/<exercise>_scores.csv`` lists videos (or pre-extracted
-``*.pose.npz`` pose files) in ``<train folder>/`` and ``<test folder>/`` (see EXERCISES). Validation
-rows are carved from the train rows by a seeded split, grouped by ``subject`` when the CSV has one.
-Items are dicts ``x`` (NUM_FRAMES, FEATURE_DIMS) float32, ``y`` score / SCORE_SCALE (not when
-predicting) and ``index``, the row of ``tables[split]`` (columns ``video``, ``score``).
+``*.pose.npz`` pose files) in ``<train folder>/`` and ``<test folder>/`` (see EXERCISES). Or any CSV
+(``csv``, e.g. a data set's manifest) listing videos relative to its own folder, with a ``score`` or a
+``label`` and optionally ``split``. Validation rows are carved from the train rows by a seeded split,
+grouped by ``subject`` / ``group`` when the CSV has one; ``fold`` / ``folds`` hold out one grouped
+cross-validation fold as the test split. Items are dicts ``x`` (NUM_FRAMES, feature_dims) float32,
+``y`` score / SCORE_SCALE (not when predicting) and ``index``, the row of ``tables[split]``.
 """
 
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -16,8 +19,10 @@ import pandas as pd
 import torch
 from pytorch_lightning import LightningDataModule
 from pytorch_lightning.trainer.states import TrainerFn
+from sklearn.model_selection import StratifiedGroupKFold
 from torch.utils.data import DataLoader, Dataset
 
+from preprocessing.augment import AugmentationConfig, augment
 from preprocessing.cache import CorruptEntryError, PoseSequence
 from preprocessing.constants import DEFAULT_CACHE_DIR, POSE_FILE_SUFFIX, SCORE_SCALE, VIDEO_EXTENSIONS
 from preprocessing.dataset import (
@@ -30,13 +35,13 @@ from preprocessing.dataset import (
     load_scores,
 )
 from preprocessing.extract import extract_to_cache
-from preprocessing.features import is_pose_file, sequence_features, video_pose
+from preprocessing.features import FeatureSetName, feature_dims, is_pose_file, sequence_features, video_pose, video_track
 from preprocessing.pose import PoseSettings
 from preprocessing.video import VideoError
 
 
 class SequenceDataset(Dataset):
-    """In-memory features (N, NUM_FRAMES, FEATURE_DIMS) and optional targets (N,) in 0..1."""
+    """In-memory features (N, NUM_FRAMES, feature_dims) and optional targets (N,) in 0..1."""
 
     def __init__(self, features: torch.Tensor, targets: torch.Tensor | None) -> None:
         self.features = features
@@ -50,6 +55,27 @@ class SequenceDataset(Dataset):
         if self.targets is not None:
             item["y"] = self.targets[index]
         return item
+
+
+class AugmentedDataset(Dataset):
+    """Training samples drawn afresh at each access: ``augment`` of a pose track, then its features.
+
+    Each item's generator is seeded from torch's global generator (seeded by ``seed_everything``, and
+    per DataLoader worker), so runs are reproducible and workers do not repeat each other.
+    """
+
+    def __init__(
+        self, tracks: list[PoseSequence], targets: torch.Tensor, feature_set: str, config: AugmentationConfig
+    ) -> None:
+        self.tracks, self.targets, self.feature_set, self.config = tracks, targets, feature_set, config
+
+    def __len__(self) -> int:
+        return len(self.tracks)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        rng = np.random.default_rng(int(torch.randint(2**62, (1,))))
+        sample = augment(self.tracks[index], self.config, rng)
+        return {"x": torch.from_numpy(sequence_features(sample, self.feature_set)), "y": self.targets[index], "index": index}
 
 
 def pose_settings(hparams: Mapping[str, Any]) -> PoseSettings:
@@ -68,19 +94,38 @@ def split_train_val(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Seeded split of ``table`` into (train, val) with about ``val_fraction`` of its groups in val.
 
-    Groups are subjects when ``table`` has a ``subject`` column (no subject on both sides), else rows.
+    Groups are the ``group`` column (subjects, recordings) when ``table`` has one (no group on both
+    sides), else rows.
     At least one group goes to each side; ``source`` names the data in the error when that is impossible.
     """
-    by_subject = "subject" in table.columns
-    groups = table["subject"].astype(str) if by_subject else pd.Series(range(len(table)), index=table.index)
+    by_group = "group" in table.columns
+    groups = table["group"].astype(str) if by_group else pd.Series(range(len(table)), index=table.index)
     units = np.unique(groups.to_numpy())
     if len(units) < 2:
-        unit = "subjects" if by_subject else "rows"
+        unit = "groups" if by_group else "rows"
         raise DataValidationError(f"{source}: need at least 2 train {unit} to split off validation, found {len(units)}")
     val_count = min(len(units) - 1, max(1, round(val_fraction * len(units))))
     val_units = np.random.default_rng(seed).permutation(units)[:val_count]
     is_val = groups.isin(val_units).to_numpy()
     return table[~is_val].reset_index(drop=True), table[is_val].reset_index(drop=True)
+
+
+def grouped_folds(table: pd.DataFrame, folds: int, seed: int, source: str | Path = "table") -> np.ndarray:
+    """(N,) fold number 0..folds-1 of each row: no group in two folds, classes (``label``, else score
+    quartiles) balanced across folds as far as the groups allow; seeded. DataValidationError when
+    there are fewer groups than folds."""
+    groups = table["group"].astype(str).to_numpy() if "group" in table.columns else np.arange(len(table))
+    if len(np.unique(groups)) < folds or folds < 2:
+        raise DataValidationError(f"{source}: {folds} folds need at least {max(folds, 2)} groups, found {len(np.unique(groups))}")
+    if "label" in table.columns:
+        strata = table["label"].astype(str).to_numpy()
+    else:
+        strata = pd.qcut(table["score"].rank(method="first"), min(4, len(table)), labels=False).to_numpy()
+    splitter = StratifiedGroupKFold(folds, shuffle=True, random_state=seed)
+    fold_of = np.empty(len(table), dtype=np.int64)
+    for fold, (_, held_out) in enumerate(splitter.split(np.zeros(len(table)), strata, groups)):
+        fold_of[held_out] = fold
+    return fold_of
 
 
 def list_videos(paths: list[str]) -> list[str]:
@@ -120,6 +165,16 @@ class ExerciseDataModule(LightningDataModule):
         pose_min_detection_confidence, pose_min_tracking_confidence: BlazePose thresholds.
         bad_video_policy: "fail" stops on the first bad CSV row / video; "skip" drops it with a warning.
         predict_paths: videos, or folders of videos, to score with ``predict``.
+        csv: a scores CSV anywhere (e.g. a data set's ``manifest.csv``) instead of
+            ``<data_dir>/<exercise>_scores.csv``; its videos are relative to its own folder, and its
+            ``split`` column (train / test) decides the split, or every row is train.
+        label_scores: label -> score for a CSV with ``label`` instead of ``score`` (lower-case keys;
+            default correct / 1 -> 90, incorrect / 0 -> 20).
+        feature_set: "original" (the seed's (16, 133) normalised landmarks) or "kinematic" (view-robust
+            angles, bone directions and velocities; see preprocessing/kinematics.py).
+        augmentation: training-split augmentation of the raw poses (all off by default).
+        folds, fold: grouped cross-validation; with ``fold`` set, the train rows of that fold are the
+            other folds' rows and the test split is fold ``fold`` (see ``grouped_folds``).
     """
 
     def __init__(
@@ -138,24 +193,42 @@ class ExerciseDataModule(LightningDataModule):
         pose_min_tracking_confidence: float = 0.5,
         bad_video_policy: Policy = "fail",
         predict_paths: list[str] | None = None,
+        csv: str | None = None,
+        label_scores: dict[str, float] | None = None,
+        feature_set: FeatureSetName = "original",
+        augmentation: AugmentationConfig = AugmentationConfig(),
+        folds: int = 5,
+        fold: int | None = None,
     ) -> None:
         super().__init__()
         if exercise not in EXERCISES:
             raise ValueError(f"exercise {exercise!r} is not one of {', '.join(EXERCISES)}")
         if not 0.0 < val_fraction < 1.0:
             raise ValueError(f"val_fraction must be between 0 and 1 (exclusive), not {val_fraction}")
-        self.save_hyperparameters()
+        if fold is not None and not 0 <= fold < folds:
+            raise ValueError(f"fold must be in 0..{folds - 1}, not {fold}")
+        feature_dims(feature_set)  # an unknown name fails here
+        self.save_hyperparameters(ignore=["augmentation"])
+        self.hparams["augmentation"] = dataclasses.asdict(augmentation)  # plain values: checkpoints load safely
+        self.augmentation = augmentation
         self.pose_settings = pose_settings(self.hparams)
         self.tables: dict[str, pd.DataFrame] = {}
-        self.datasets: dict[str, SequenceDataset] = {}
+        self.datasets: dict[str, SequenceDataset | AugmentedDataset] = {}
+        self.sequences: dict[str, PoseSequence] = {}  # video -> its NUM_FRAMES pose sequence, once read
 
     @property
     def csv_path(self) -> Path:
+        if self.hparams.csv:
+            return Path(self.hparams.csv)
         return Path(self.hparams.data_dir) / EXERCISES[self.hparams.exercise][2]
 
     def scores(self) -> pd.DataFrame:
-        """The validated rows of the exercise's scores CSV (see ``load_scores``)."""
-        return load_scores(self.csv_path, self.hparams.data_dir, self.hparams.bad_video_policy, self.hparams.exercise)
+        """The validated rows of the scores CSV (see ``load_scores``)."""
+        base = self.csv_path.parent if self.hparams.csv else self.hparams.data_dir
+        return load_scores(
+            self.csv_path, base, self.hparams.bad_video_policy, self.hparams.exercise,
+            self.hparams.label_scores, split_by_folder=not self.hparams.csv,
+        )
 
     def prepare_data(self) -> None:
         """Validate the scores CSV and fill the keypoint cache for its videos (or for ``predict_paths``
@@ -184,10 +257,14 @@ class ExerciseDataModule(LightningDataModule):
             self.set_split("predict", self.usable(table, Path("data.predict_paths"), "predict"), with_targets=False)
             return
         table = self.scores()
+        if self.hparams.fold is not None:
+            table = table[table["split"] == "train"].reset_index(drop=True)
+            held_out = grouped_folds(table, self.hparams.folds, self.hparams.seed, self.csv_path) == self.hparams.fold
+            table = table.assign(split=np.where(held_out, "test", "train"))
         if stage in ("fit", "validate"):
             usable = self.usable(table[table["split"] == "train"], self.csv_path, "train")
             train, val = split_train_val(usable, self.hparams.val_fraction, self.hparams.seed, self.csv_path)
-            self.set_split("train", train)
+            self.set_split("train", train, augment=self.augmentation.active)
             self.set_split("val", val)
         if stage == "test":
             self.set_split("test", self.usable(table[table["split"] == "test"], self.csv_path, "test"))
@@ -203,6 +280,7 @@ class ExerciseDataModule(LightningDataModule):
                 sequences[video] = video_pose(video, self.pose_settings, self.hparams.cache_dir)[0]
             except (VideoError, CorruptEntryError) as error:
                 issues.append((int(line), str(error)))
+        self.sequences.update(sequences)
         table = table[~table["line"].isin(apply_policy(issues, source, self.hparams.bad_video_policy))]
         detected = {video: bool(sequence.detected.any()) for video, sequence in sequences.items()}
         table = check_detections(table, detected, source, self.hparams.bad_video_policy)
@@ -210,11 +288,22 @@ class ExerciseDataModule(LightningDataModule):
             raise DataValidationError(f"{source}: no usable videos for the {split} split")
         return table.assign(sequence=[sequences[video] for video in table["video"]])
 
-    def set_split(self, split: str, table: pd.DataFrame, with_targets: bool = True) -> None:
-        features = torch.from_numpy(np.stack([sequence_features(sequence) for sequence in table["sequence"]]))
+    def set_split(self, split: str, table: pd.DataFrame, with_targets: bool = True, augment: bool = False) -> None:
+        """Keep ``table`` (without its sequences) and its dataset: fixed features, or for an augmented
+        train split the pose tracks to draw samples from (denser tracks with temporal augmentation)."""
         targets = torch.tensor(table["score"].to_numpy() / SCORE_SCALE, dtype=torch.float32) if with_targets else None
         self.tables[split] = table.drop(columns="sequence").reset_index(drop=True)
+        if augment and targets is not None:
+            tracks = [self.track(video) for video in table["video"]] if self.augmentation.temporal else list(table["sequence"])
+            self.datasets[split] = AugmentedDataset(tracks, targets, self.hparams.feature_set, self.augmentation)
+            return
+        name = self.hparams.feature_set
+        features = torch.from_numpy(np.stack([sequence_features(sequence, name) for sequence in table["sequence"]]))
         self.datasets[split] = SequenceDataset(features, targets)
+
+    def track(self, video: str) -> PoseSequence:
+        """The denser cached pose track of a video (extracted on first use)."""
+        return video_track(video, self.pose_settings, self.hparams.cache_dir)[0]
 
     def dataloader(self, split: str, shuffle: bool = False) -> DataLoader:
         if split not in self.datasets:

@@ -6,7 +6,8 @@
           init_args: {out_dir: checkpoints}
 
 Runs on rank 0 only, after the ModelCheckpoint callback has its best checkpoint; skips (with a
-message) under ``fast_dev_run`` or when no best checkpoint was saved. A failed export (e.g. parity)
+message) under ``fast_dev_run``, when no best checkpoint was saved, or for a cross-validation fold
+(``data.fold`` set: a fold's model is an estimate, not a model to publish). A failed export (e.g. parity)
 raises, so the command exits non-zero, and leaves ``out_dir`` as it was.
 """
 
@@ -32,6 +33,9 @@ class ExportCallback(Callback):
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
         if trainer.fast_dev_run or not best:
             rank_zero_info("ExportCallback: no best checkpoint (fast_dev_run or no ModelCheckpoint), export skipped")
+            return
+        if getattr(trainer.datamodule, "hparams", {}).get("fold") is not None:
+            rank_zero_info("ExportCallback: a cross-validation fold, export skipped")
             return
         from export.exporter import export_checkpoint  # TensorFlow loads only when an export really runs
 

@@ -12,7 +12,8 @@ from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 
 from datamodules.exercise import ExerciseDataModule
 from lightning_module.callbacks import FitSummary, PredictionWriter
-from lightning_module.checkpoints import check_checkpoint, check_writable, keep_earlier_checkpoints
+from lightning_module.checkpoints import check_checkpoint, keep_earlier_checkpoints
+from preprocessing.files import check_writable
 from lightning_module.regressor import ScoreRegressor
 from preprocessing.features import feature_dims
 

@@ -9,6 +9,7 @@ DataValidationError listing every problem, ``"skip"`` drops the bad rows with a 
 
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -27,10 +28,14 @@ EXERCISES: dict[str, tuple[str, str, str]] = {
     "pushup": ("PushUps_train", "PushUps_test", "pushup_scores.csv"),
     "lunge": ("lunges_train", "lunges_test", "lunge_scores.csv"),
 }
-REQUIRED_COLUMNS = ("video", "score")
+REQUIRED_COLUMNS = ("video",)
+TARGET_COLUMNS = ("score", "label")  # at least one; a score wins over a label
+GROUP_COLUMNS = ("subject", "group")  # the first present groups rows (no group on both sides of a split)
+DEFAULT_LABEL_SCORES = {"correct": 90.0, "incorrect": 20.0, "1": 90.0, "0": 20.0}
 FIRST_DATA_LINE = 2  # line number of the first data row (after the header)
 
 Issue = tuple[int, str]  # (CSV line number, problem)
+SPLITS = ("train", "test")
 
 
 class DataValidationError(ValueError):
@@ -57,6 +62,8 @@ def read_csv(csv_path: Path) -> pd.DataFrame:
         raise DataValidationError(f"{csv_path}: not a readable CSV file ({error})") from None
     frame.columns = [str(column).strip() for column in frame.columns]
     missing = [column for column in REQUIRED_COLUMNS if column not in frame.columns]
+    if not any(column in frame.columns for column in TARGET_COLUMNS):
+        missing.append(" or ".join(TARGET_COLUMNS))
     if missing:
         raise DataValidationError(
             f"{csv_path}: missing column(s) {', '.join(missing)} (found: {', '.join(frame.columns)})"
@@ -77,6 +84,27 @@ def score_problem(text: str) -> str | None:
     if not 0.0 <= score <= SCORE_SCALE:
         return f"score {score:g} is outside 0..{SCORE_SCALE:g}"
     return None
+
+
+def label_score(text: str, label_scores: Mapping[str, float]) -> float | str:
+    """The score of a label cell (case and surrounding spaces ignored), or why there is none."""
+    key = text.strip().lower()
+    if key in label_scores:
+        return float(label_scores[key])
+    return f"label {text!r} is not one of {', '.join(label_scores)}"
+
+
+def targets(frame: pd.DataFrame, label_scores: Mapping[str, float]) -> tuple[list[float], list[str | None]]:
+    """Per row: the score (NaN when unusable) and why it is unusable (or None). A ``score`` column is
+    used as it is; otherwise the ``label`` column is mapped through ``label_scores``."""
+    if "score" in frame.columns:
+        problems = [score_problem(text) for text in frame["score"]]
+        return pd.to_numeric(frame["score"], errors="coerce").tolist(), problems
+    mapped = [label_score(text, label_scores) for text in frame["label"]]
+    return (
+        [value if isinstance(value, float) else float("nan") for value in mapped],
+        [value if isinstance(value, str) else None for value in mapped],
+    )
 
 
 def split_of(video: Path, train_folder: str, test_folder: str) -> str | None:
@@ -112,11 +140,13 @@ def resolve_video(text: str, data_dir: str | Path) -> Path:
     return Path(os.path.abspath(Path(data_dir, text.strip())))
 
 
-def video_problem(video: Path, train_folder: str, test_folder: str) -> str | None:
-    """Why a listed video cannot be used (extension, folder, missing, unreadable), or None."""
+def video_problem(video: Path, folders: tuple[str, str] | None) -> str | None:
+    """Why a listed video cannot be used (extension, folder when ``folders`` decide the split,
+    missing, unreadable), or None."""
     if not is_video_name(video):
         return f"{video}: not a video file (extension {video.suffix or 'none'!r})"
-    if split_of(video, train_folder, test_folder) is None:
+    if folders is not None and split_of(video, *folders) is None:
+        train_folder, test_folder = folders
         return f"{video}: not inside {train_folder}/ or {test_folder}/, cannot tell train from test"
     if not video.is_file():
         return f"{video}: file not found"
@@ -138,19 +168,24 @@ def apply_policy(issues: list[Issue], csv_path: Path, policy: Policy) -> set[int
     return {line for line, _ in issues}
 
 
-def row_issues(frame: pd.DataFrame, videos: list[Path], folders: tuple[str, str]) -> list[Issue]:
-    """Every problem of every row (score, duplicate, video), in CSV order."""
+def row_issues(
+    frame: pd.DataFrame, videos: list[Path], target_problems: list[str | None], folders: tuple[str, str] | None
+) -> list[Issue]:
+    """Every problem of every row (score or label, split, duplicate, video), in CSV order."""
     issues: list[Issue] = []
     first_line: dict[Path, int] = {}
-    for line, text, score, video in zip(frame.index, frame["video"], frame["score"], videos):
-        problems = [score_problem(score)]
+    splits = frame["split"].str.strip().str.lower() if "split" in frame.columns and folders is None else None
+    for position, (line, text, video) in enumerate(zip(frame.index, frame["video"], videos)):
+        problems = [target_problems[position]]
+        if splits is not None and splits.iloc[position] not in SPLITS:
+            problems.append(f"split {frame['split'].iloc[position]!r} is not one of {', '.join(SPLITS)}")
         if not text.strip():
             problems.append("empty video path")
         elif video in first_line:
             problems.append(f"{video}: duplicate of line {first_line[video]}")
         else:
             first_line[video] = line
-            problems.append(video_problem(video, *folders))
+            problems.append(video_problem(video, folders))
         issues += [(line, problem) for problem in problems if problem is not None]
     return issues
 
@@ -160,32 +195,42 @@ def load_scores(
     data_dir: str | Path,
     policy: Policy = "fail",
     exercise: str | None = None,
+    label_scores: Mapping[str, float] | None = None,
+    split_by_folder: bool = True,
 ) -> pd.DataFrame:
-    """Validated rows: columns ``video`` (absolute path), ``score`` (0..100), ``split`` ("train"/"test"
-    from the folder the video is in), ``subject`` when the CSV has it, and ``line`` (the row's line
-    number in the CSV, for later messages such as check_detections').
+    """Validated rows: columns ``video`` (absolute path), ``score`` (0..100), ``split`` ("train"/"test"),
+    ``group`` when the CSV has a ``subject`` or ``group`` column, ``label`` when it has one, and
+    ``line`` (the row's line number in the CSV, for later messages such as check_detections').
 
-    CSV columns: ``video`` (path relative to ``data_dir``, or absolute), ``score``, optional ``subject``.
-    Checks: missing columns, missing files, duplicate rows, NaN, scores outside 0..100, non-video or
-    unreadable files, videos outside the exercise's train/test folders. ``exercise`` None: taken from
+    CSV columns: ``video`` (path relative to ``data_dir``, or absolute), ``score`` or ``label``
+    (mapped to a score by ``label_scores``, default DEFAULT_LABEL_SCORES), optional ``subject`` or
+    ``group``. The split comes from the exercise's train / test folder a video is in
+    (``split_by_folder``), else from a ``split`` column (train / test), else every row is "train".
+    Checks: missing columns, missing files, duplicate rows, NaN, scores outside 0..100, unknown labels,
+    non-video or unreadable files, videos outside the exercise's folders. ``exercise`` None: taken from
     the CSV file name (see EXERCISES). ``policy="fail"`` raises DataValidationError listing every
     problem; ``"skip"`` drops bad rows with a logging.warning per row.
     """
     csv_path = Path(csv_path)
-    train_folder, test_folder, _ = EXERCISES[exercise or exercise_of(csv_path)]
+    folders = EXERCISES[exercise or exercise_of(csv_path)][:2] if split_by_folder else None
     frame = read_csv(csv_path)
     videos = [resolve_video(text, data_dir) for text in frame["video"]]
-    bad_lines = apply_policy(row_issues(frame, videos, (train_folder, test_folder)), csv_path, policy)
+    scores, target_problems = targets(frame, {k.lower(): v for k, v in (label_scores or DEFAULT_LABEL_SCORES).items()})
+    bad_lines = apply_policy(row_issues(frame, videos, target_problems, folders), csv_path, policy)
+    if folders is not None:
+        splits = [split_of(video, *folders) for video in videos]
+    elif "split" in frame.columns:
+        splits = frame["split"].str.strip().str.lower().tolist()
+    else:
+        splits = ["train"] * len(videos)
     rows = pd.DataFrame(
-        {
-            "video": [str(video) for video in videos],
-            "score": pd.to_numeric(frame["score"], errors="coerce").to_numpy(),
-            "split": [split_of(video, train_folder, test_folder) for video in videos],
-            "line": frame.index.to_numpy(),
-        }
+        {"video": [str(video) for video in videos], "score": scores, "split": splits, "line": frame.index.to_numpy()}
     )
-    if "subject" in frame.columns:
-        rows["subject"] = frame["subject"].str.strip().tolist()
+    group_column = next((column for column in GROUP_COLUMNS if column in frame.columns), None)
+    if group_column is not None:
+        rows["group"] = frame[group_column].str.strip().tolist()
+    if "label" in frame.columns:
+        rows["label"] = frame["label"].str.strip().str.lower().tolist()
     return rows[~rows["line"].isin(bad_lines)].reset_index(drop=True)
 
 

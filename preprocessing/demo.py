@@ -817,7 +817,7 @@ def make_repetition(
     timeline = sample_timeline(seconds, severity["tempo"], rng)
     camera = jitter_camera(subject.camera, rng)
     landmarks, detected = render_pose(exercise.joints(subject, severity, timeline), subject, camera, rng)
-    sequence = PoseSequence(landmarks, detected, timeline.frame_indices, timeline.total_frames)
+    sequence = PoseSequence(landmarks, detected, timeline.frame_indices, timeline.total_frames, camera.aspect)
     return Repetition(sequence, form_score(severity, exercise.weights, rng), severity, camera, seconds)
 
 

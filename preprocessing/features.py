@@ -2,7 +2,9 @@
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -15,6 +17,7 @@ from preprocessing.constants import (
     TRACK_FRAMES,
     VISIBILITY_THRESHOLD,
 )
+from preprocessing.kinematics import KINEMATIC_DIMS, KINEMATIC_NAMES, kinematic_features
 from preprocessing.normalize import FEATURE_LAYOUT, NORMALIZATION, normalize_sequence
 from preprocessing.pose import PoseEstimator, PoseSettings
 from preprocessing.video import VideoError, read_sampled_frames
@@ -82,14 +85,19 @@ def video_track(
     return cached_pose(path, settings, cache_dir, estimator, num)
 
 
+def cache_entry(path: str | Path, settings: PoseSettings, cache_dir: str | Path | None, num: int = NUM_FRAMES) -> Path:
+    """The cache file that holds (or will hold) the pose of ``path`` sampled to ``num`` frames."""
+    kind = "" if num == NUM_FRAMES else f"track-{num}"
+    return Path(DEFAULT_CACHE_DIR if cache_dir is None else cache_dir) / cache_key(path, settings.token(), kind)
+
+
 def cached_pose(
     path: str | Path, settings: PoseSettings, cache_dir: str | Path | None, estimator: PoseEstimator | None, num: int
 ) -> tuple[PoseSequence, bool]:
     """``extract_pose(path, settings, estimator, num)`` through the cache (rebuilding a corrupt entry)."""
     if estimator is not None and estimator.settings != settings:
         raise ValueError(f"estimator built with {estimator.settings}, but the cache is keyed by {settings}")
-    kind = "" if num == NUM_FRAMES else f"track-{num}"
-    entry = Path(DEFAULT_CACHE_DIR if cache_dir is None else cache_dir) / cache_key(path, settings.token(), kind)
+    entry = cache_entry(path, settings, cache_dir, num)
     try:
         return load_pose(entry), True
     except FileNotFoundError:
@@ -101,9 +109,40 @@ def cached_pose(
     return sequence, False
 
 
-def sequence_features(sequence: PoseSequence) -> np.ndarray:
-    """Normalised (NUM_FRAMES, FEATURE_DIMS) float32 features of a pose sequence."""
-    return normalize_sequence(sequence.landmarks, sequence.detected)
+@dataclasses.dataclass(frozen=True)
+class FeatureSet:
+    """How a pose sequence becomes per-frame features: the function, the width and the layout."""
+
+    compute: Callable[[PoseSequence], np.ndarray]
+    dims: int
+    layout: str
+
+
+FEATURE_SETS = {
+    "original": FeatureSet(lambda s: normalize_sequence(s.landmarks, s.detected), FEATURE_DIMS, FEATURE_LAYOUT),
+    "kinematic": FeatureSet(
+        lambda s: kinematic_features(s.landmarks, s.detected, s.aspect), KINEMATIC_DIMS, ", ".join(KINEMATIC_NAMES)
+    ),
+}
+FeatureSetName = Literal["original", "kinematic"]
+
+
+def feature_set(name: str) -> FeatureSet:
+    """The feature set called ``name``; ValueError listing the choices for an unknown one."""
+    if name not in FEATURE_SETS:
+        raise ValueError(f"unknown feature set {name!r} (choose from {', '.join(FEATURE_SETS)})")
+    return FEATURE_SETS[name]
+
+
+def feature_dims(name: str) -> int:
+    """Features per frame of the feature set ``name`` (the model's input width)."""
+    return feature_set(name).dims
+
+
+def sequence_features(sequence: PoseSequence, name: str = "original") -> np.ndarray:
+    """(T, feature_dims(name)) float32 features of a pose sequence; ``original`` is the seed's
+    normalisation (T = NUM_FRAMES, FEATURE_DIMS = 133), ``kinematic`` the view-robust set."""
+    return feature_set(name).compute(sequence)
 
 
 def video_features(
@@ -111,19 +150,22 @@ def video_features(
     settings: PoseSettings = PoseSettings(),
     cache_dir: str | Path | None = None,
     estimator: PoseEstimator | None = None,
+    name: str = "original",
 ) -> np.ndarray:
-    """``sequence_features(video_pose(...))``."""
+    """``sequence_features(video_pose(...), name)``."""
     sequence, _ = video_pose(path, settings, cache_dir, estimator)
-    return sequence_features(sequence)
+    return sequence_features(sequence, name)
 
 
-def preprocessing_signature(settings: PoseSettings = PoseSettings()) -> dict:
+def preprocessing_signature(settings: PoseSettings = PoseSettings(), name: str = "original") -> dict:
     """JSON-able description of everything that shapes the features (stored with exported models;
     a scorer refuses a model whose signature differs from its own)."""
+    chosen = feature_set(name)
     return {
         "num_frames": NUM_FRAMES,
-        "feature_dims": FEATURE_DIMS,
-        "feature_layout": FEATURE_LAYOUT,
+        "feature_set": name,
+        "feature_dims": chosen.dims,
+        "feature_layout": chosen.layout,
         "visibility_threshold": VISIBILITY_THRESHOLD,
         "min_visible_landmarks": MIN_VISIBLE_LANDMARKS,
         "normalization": NORMALIZATION,

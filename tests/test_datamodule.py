@@ -55,21 +55,21 @@ def test_val_split_is_grouped_by_subject_and_seeded(demo_data_dir: Path) -> None
     table = load_scores(demo_data_dir / "squat_scores.csv", demo_data_dir)
     train_rows = table[table.split == "train"]
     train, val = split_train_val(train_rows, 0.2, seed=3)
-    subjects = train_rows.subject.unique()
-    assert not set(train.subject) & set(val.subject)
-    assert val.subject.nunique() == round(0.2 * len(subjects))
+    subjects = train_rows.group.unique()
+    assert not set(train.group) & set(val.group)
+    assert val.group.nunique() == round(0.2 * len(subjects))
     assert len(train) + len(val) == len(train_rows)
     again_train, again_val = split_train_val(train_rows, 0.2, seed=3)
     assert list(again_val.video) == list(val.video)
-    other = {frozenset(split_train_val(train_rows, 0.2, seed)[1].subject) for seed in range(4, 9)}
-    assert len(other | {frozenset(val.subject)}) > 1, "the seed must change which subjects are held out"
+    other = {frozenset(split_train_val(train_rows, 0.2, seed)[1].group) for seed in range(4, 9)}
+    assert len(other | {frozenset(val.group)}) > 1, "the seed must change which subjects are held out"
 
 
 def test_split_without_subject_column_is_by_row(demo_data_dir: Path, tmp_path: Path) -> None:
     copy_rows(demo_data_dir, tmp_path, per_subject=10, keep_subject=False)
     module = fit_module(tmp_path, val_fraction=0.25)
     assert (len(module.tables["train"]), len(module.tables["val"])) == (15, 5)
-    assert "subject" not in module.tables["val"].columns
+    assert "group" not in module.tables["val"].columns
 
 
 def test_test_split_is_the_test_folder(demo_data_dir: Path) -> None:
@@ -187,7 +187,7 @@ def test_prepare_data_extracts_real_videos_then_setup_reads_the_cache(tmp_path: 
     pd.DataFrame(rows).to_csv(tmp_path / "squat_scores.csv", index=False)
     module = ExerciseDataModule(data_dir=str(tmp_path), cache_dir=str(tmp_path / "cache"), extract_workers=1)
     module.prepare_data()
-    assert len(list((tmp_path / "cache").glob("*.npz"))) == 4
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 2  # three copies of one clip share one entry
     with pytest.raises(DataValidationError, match=r"nobody.mp4: no person detected"):
         module.setup("fit")
     skipping = ExerciseDataModule(data_dir=str(tmp_path), cache_dir=str(tmp_path / "cache"), bad_video_policy="skip")

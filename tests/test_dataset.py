@@ -56,7 +56,7 @@ def test_good_csv_loads_with_absolute_paths_splits_and_subjects(data_dir):
     ]
     assert rows["score"].tolist() == [80.0, 55.5, 10.0]
     assert rows["split"].tolist() == ["train", "train", "test"]
-    assert rows["subject"].tolist() == ["s1", "s2", "s3"]
+    assert rows["group"].tolist() == ["s1", "s2", "s3"]  # subject (or group) column: the grouping
     assert rows["line"].tolist() == [2, 3, 4]
 
 
@@ -90,7 +90,7 @@ def test_exercise_comes_from_csv_name_or_argument(data_dir):
         (b"", "not a readable CSV"),
         (b"\xff\xfe\x00\x81binary\x00\xc3(" * 20, "not a readable CSV"),
         (b'video,score\n"unclosed,1\n', "not a readable CSV"),
-        (b"path,rating\nsquats_train/a.mp4,80\n", "missing column(s) video, score (found: path, rating)"),
+        (b"path,rating\nsquats_train/a.mp4,80\n", "missing column(s) video, score or label (found: path, rating)"),
         (b"video,rating\nsquats_train/a.mp4,80\n", "missing column(s) score"),
     ],
     ids=["missing", "empty", "binary", "bad-quoting", "no-columns", "no-score"],

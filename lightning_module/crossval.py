@@ -1,0 +1,213 @@
+"""Grouped k-fold cross-validation: train one model per fold, score the held-out fold, report.
+
+Each fold trains on the other folds' groups (an inner grouped split picks the best epoch), then
+predicts its own held-out clips, so every clip gets one out-of-fold prediction from a model that
+never saw its recording. Beside the model, the same folds score two baselines: the majority
+answer of the training folds, and a random forest on per-clip summary statistics (min, max, mean,
+sd over the frames) of the kinematic features. The figures are the per-fold mean and sd.
+"""
+
+import argparse
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib.figure import Figure
+from pytorch_lightning.cli import LightningCLI
+from pytorch_lightning.loggers import TensorBoardLogger
+from sklearn.ensemble import RandomForestRegressor
+from sklearn.metrics import roc_auc_score, roc_curve
+
+from lightning_module.evaluation import atomic_write
+from preprocessing.cache import PoseSequence
+from preprocessing.constants import SCORE_SCALE
+from preprocessing.features import sequence_features
+
+METRICS = ("mae", "spearman", "roc_auc", "accuracy")
+MODELS = ("model", "majority", "random_forest")
+
+
+@dataclass(frozen=True)
+class FoldData:
+    """One fold's training and held-out rows (video, score, group, label, ...) with their poses."""
+
+    train: pd.DataFrame
+    held_out: pd.DataFrame
+    train_sequences: list[PoseSequence]
+    held_out_sequences: list[PoseSequence]
+
+
+def summary_statistics(sequence: PoseSequence) -> np.ndarray:
+    """Per-clip min, max, mean and sd over the valid frames of each kinematic feature (the classical
+    baseline's input)."""
+    features = sequence_features(sequence, "kinematic")
+    valid = features[:, -1] > 0
+    frames = features[valid] if valid.any() else features
+    values = frames[:, :-1]
+    return np.concatenate([values.min(0), values.max(0), values.mean(0), values.std(0)])
+
+
+def baseline_predictions(fold: FoldData, seed: int) -> dict[str, np.ndarray]:
+    """Held-out scores of the majority answer (the mean for continuous scores) and of a random forest
+    on summary statistics."""
+    scores = fold.train["score"].to_numpy()
+    if "label" in fold.train.columns:  # the most frequent label's score
+        values, counts = np.unique(scores, return_counts=True)
+        majority = np.full(len(fold.held_out), values[counts.argmax()])
+    else:  # continuous scores: the mean
+        majority = np.full(len(fold.held_out), scores.mean())
+    forest = RandomForestRegressor(n_estimators=300, min_samples_leaf=2, random_state=seed, n_jobs=1)
+    forest.fit(np.stack([summary_statistics(s) for s in fold.train_sequences]), scores)
+    predicted = forest.predict(np.stack([summary_statistics(s) for s in fold.held_out_sequences]))
+    return {"majority": majority, "random_forest": predicted}
+
+
+def midpoint(scores: Sequence[float]) -> float | None:
+    """The threshold between the two target scores of binary labels, or None for other targets."""
+    values = np.unique(np.asarray(scores, dtype=float))
+    return float(values.mean()) if len(values) == 2 else None
+
+
+def fold_metrics(true: np.ndarray, predicted: np.ndarray, threshold: float | None) -> dict[str, float]:
+    """MAE (score units), Spearman, and with binary targets ROC AUC and accuracy at ``threshold``."""
+    result = {
+        "mae": float(np.abs(true - predicted).mean()),
+        "spearman": float(pd.Series(true).corr(pd.Series(predicted), method="spearman"))
+        if np.ptp(predicted) > 0 and np.ptp(true) > 0 else float("nan"),
+    }
+    if threshold is not None:
+        positive = true > threshold
+        both = positive.any() and not positive.all()
+        result["roc_auc"] = float(roc_auc_score(positive, predicted)) if both else float("nan")
+        result["accuracy"] = float(((predicted > threshold) == positive).mean())
+    return result
+
+
+def summarise(per_fold: pd.DataFrame) -> pd.DataFrame:
+    """Mean and sd over folds of each model's metrics: rows models, columns ``<metric>_mean/_sd``."""
+    grouped = per_fold.groupby("model", sort=False)
+    table = pd.concat({"mean": grouped.mean(numeric_only=True), "sd": grouped.std(numeric_only=True, ddof=1)}, axis=1)
+    table.columns = [f"{metric}_{stat}" for stat, metric in table.columns]
+    return table.drop(columns=[c for c in table.columns if c.startswith("fold_")])
+
+
+def plot(oof: pd.DataFrame, threshold: float | None, path: Path) -> None:
+    """ROC curves of every model's out-of-fold scores (binary targets), else predicted vs true."""
+    figure = Figure(figsize=(5, 5))
+    axes = figure.add_subplot()
+    if threshold is not None:
+        positive = oof["score"] > threshold
+        for model in MODELS:
+            false_positive, true_positive, _ = roc_curve(positive, oof[model])
+            auc = roc_auc_score(positive, oof[model])
+            axes.plot(false_positive, true_positive, label=f"{model} (pooled AUC {auc:.2f})")
+        axes.plot([0, 1], [0, 1], color="grey", linestyle=":")
+        axes.set(xlabel="false positive rate", ylabel="true positive rate", title="out-of-fold ROC")
+        axes.legend(loc="lower right")
+    else:
+        axes.scatter(oof["score"], oof["model"], s=12)
+        axes.plot([0, SCORE_SCALE], [0, SCORE_SCALE], color="grey", linestyle=":")
+        axes.set(xlabel="true score", ylabel="out-of-fold prediction", title="out-of-fold predictions")
+    figure.tight_layout()
+    figure.savefig(path, format="png", dpi=100)
+
+
+def predict(cli: LightningCLI, best_path: str) -> np.ndarray:
+    """Scores (0..SCORE_SCALE) of the held-out fold by the best checkpoint of this fold's fit."""
+    model = type(cli.model).load_from_checkpoint(best_path, map_location="cpu").eval()
+    features = cli.datamodule.datasets["test"].features
+    with torch.no_grad():
+        return model(features).numpy() * SCORE_SCALE
+
+
+def run_fold(make_cli: Callable[[list[str]], LightningCLI], args: list[str], fold: int, folds: int, run: Path) -> pd.DataFrame:
+    """Fit fold ``fold`` (checkpoints and logs under ``run/fold-<k>``), predict its held-out rows,
+    score the baselines on the same split; one row per held-out clip."""
+    cli = make_cli([*args, f"--data.folds={folds}", f"--data.fold={fold}"])
+    fold_dir = run / f"fold-{fold}"
+    for callback in cli.trainer.checkpoint_callbacks:
+        callback.dirpath = str(fold_dir)
+    cli.trainer.logger = TensorBoardLogger(str(run), name=f"fold-{fold}", version="")
+    cli.trainer.fit(cli.model, cli.datamodule)
+    best = cli.trainer.checkpoint_callback.best_model_path
+    data = cli.datamodule
+    data.setup("test")
+    held_out = data.tables["test"]
+    train = pd.concat([data.tables["train"], data.tables["val"]], ignore_index=True)
+    sequences = {split: [data.sequences[v] for v in data.tables[split]["video"]] for split in ("train", "val", "test")}
+    fold_data = FoldData(train, held_out, sequences["train"] + sequences["val"], sequences["test"])
+    rows = held_out[[c for c in ("video", "group", "label", "score") if c in held_out.columns]].copy()
+    rows.insert(0, "fold", fold)
+    rows["model"] = predict(cli, best)
+    for name, values in baseline_predictions(fold_data, data.hparams.seed).items():
+        rows[name] = values
+    return rows
+
+
+def cross_validate(
+    make_cli: Callable[[list[str]], LightningCLI], args: list[str], folds: int, run: Path,
+    log: Callable[[str], object] = print,
+) -> pd.DataFrame:
+    """Every fold in turn (see ``run_fold``); writes ``oof_predictions.csv``, ``folds.csv``,
+    ``summary.csv`` / ``summary.json`` and ``cv.png`` into ``run``; returns the summary table."""
+    run.mkdir(parents=True, exist_ok=True)
+    oof_parts, per_fold = [], []
+    for fold in range(folds):
+        log(f"cv: fold {fold + 1}/{folds}")
+        rows = run_fold(make_cli, args, fold, folds, run)
+        threshold = midpoint(rows["score"]) if "label" in rows.columns else None
+        for model in MODELS:
+            metrics = fold_metrics(rows["score"].to_numpy(), rows[model].to_numpy(), threshold)
+            per_fold.append({"fold": fold, "model": model, "clips": len(rows), **metrics})
+        shown = {m: per_fold[-3 + i] for i, m in enumerate(MODELS)}
+        log("cv: fold {}/{} done: ".format(fold + 1, folds) + "; ".join(
+            f"{m} " + ", ".join(f"{k} {v:.3f}" for k, v in shown[m].items() if k in METRICS) for m in MODELS))
+        oof_parts.append(rows)
+    oof = pd.concat(oof_parts, ignore_index=True)
+    folds_table = pd.DataFrame(per_fold)
+    threshold = midpoint(oof["score"]) if "label" in oof.columns else None
+    summary = summarise(folds_table.drop(columns="clips"))
+    details = {"folds": folds, "clips": len(oof), "groups": int(oof["group"].nunique()) if "group" in oof else None,
+               "threshold": threshold, "summary": summary.to_dict(orient="index")}
+    atomic_write(run / "oof_predictions.csv", lambda temp: oof.to_csv(temp, index=False))
+    atomic_write(run / "folds.csv", lambda temp: folds_table.to_csv(temp, index=False))
+    atomic_write(run / "summary.csv", lambda temp: summary.to_csv(temp))
+    atomic_write(run / "summary.json", lambda temp: temp.write_text(json.dumps(details, indent=2) + "\n"))
+    atomic_write(run / "cv.png", lambda temp: plot(oof, threshold, temp))
+    return summary
+
+
+def make_cli(args: list[str]) -> LightningCLI:
+    """The fit configuration of ``args`` instantiated (model, data module, trainer), not run."""
+    from lightning_module.cli import DEFAULT_SEED, DESCRIPTION, FormscoreCLI
+    from lightning_module.regressor import ScoreRegressor
+    from datamodules.exercise import ExerciseDataModule
+
+    return FormscoreCLI(
+        ScoreRegressor, ExerciseDataModule, seed_everything_default=DEFAULT_SEED, run=False,
+        save_config_callback=None, parser_kwargs={"description": DESCRIPTION}, args=args,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python cli.py cv [--folds K] [--run_dir DIR] <fit options, e.g. --config pushup.yaml>``."""
+    parser = argparse.ArgumentParser(
+        prog="cli.py cv",
+        description="Grouped k-fold cross-validation of a fit configuration: one model per fold, "
+        "out-of-fold predictions, per-fold and mean +- sd metrics beside the majority answer and a "
+        "random forest on per-clip summary statistics. Nothing is exported. Other options go to fit.",
+    )
+    parser.add_argument("--folds", type=int, default=5, help="number of grouped folds (default 5)")
+    parser.add_argument("--run_dir", help="output folder (default lightning_logs/<exercise>-cv/<time>)")
+    known, fit_args = parser.parse_known_args(argv)
+    exercise = make_cli(fit_args).datamodule.hparams.exercise
+    run = Path(known.run_dir or f"lightning_logs/{exercise}-cv/{time.strftime('%Y%m%d-%H%M%S')}")
+    summary = cross_validate(make_cli, fit_args, known.folds, run)
+    print(summary.to_string(float_format=lambda v: f"{v:.3f}"))
+    print(f"cv: out-of-fold predictions, per-fold metrics, summary and cv.png in {run}")
+    return 0
