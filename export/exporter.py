@@ -10,20 +10,23 @@ import argparse
 import shutil
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
 from datamodules.exercise import pose_settings
 from export.keras_port import write_keras
-from export.metadata import SAVEDMODEL_SUFFIX, artifact_digest, build_metadata, metadata_path, write_metadata
+from export.metadata import (
+    SAVEDMODEL_SUFFIX, TFLITE_SUFFIXES, artifact_bytes, artifact_digest, build_metadata, metadata_path, write_metadata,
+)
 from export.onnx_export import OPSET, write_onnx
 from export.parity import TOLERANCE, ParityError, check_parity, parity_inputs
 from export.runtime import load_predictor
 from export.savedmodel import write_savedmodel
 from export.staging import publish, staging_dir
-from lightning_module.backbone import BiLSTMScorer
+from export.tflite import QUANTIZED_TOLERANCES, write_tflite
+from lightning_module.backbone import Architecture, SequenceScorer, build_scorer
 from preprocessing.constants import SCORE_SCALE
 from preprocessing.dataset import EXERCISES
 from preprocessing.features import preprocessing_signature
@@ -31,7 +34,7 @@ from preprocessing.features import preprocessing_signature
 DEFAULT_OUT_DIR = "checkpoints"
 BEST_MODEL_NAME = "model.keras"  # the original's ModelCheckpoint file: the best model, whatever the exercise
 SCORE_SCALE_NAME = "score_scale.txt"
-MODEL_PREFIX = "model."  # ScoreRegressor keeps the BiLSTMScorer in ``self.model``
+MODEL_PREFIX = "model."  # ScoreRegressor keeps the scoring network in ``self.model``
 
 
 class ExportError(RuntimeError):
@@ -42,7 +45,7 @@ class ExportError(RuntimeError):
 class TrainedModel:
     """What an export needs from a Lightning checkpoint."""
 
-    model: BiLSTMScorer
+    model: SequenceScorer
     datamodule_hparams: dict
 
 
@@ -54,13 +57,16 @@ class ExportResult:
     parity: dict[str, dict[str, float]]
 
 
-def artifact_names(exercise: str) -> dict[str, str]:
-    """Back-end -> file name of each exported model: the original project's names, plus ONNX."""
-    return {
+def artifact_names(exercise: str, tflite: bool = False) -> dict[str, str]:
+    """Back-end -> file name of each exported model: the original project's names, plus ONNX (and TFLite)."""
+    names = {
         "onnxruntime": f"{exercise}_scorer.onnx",
         "keras": f"{exercise}_scorer.keras",
         "savedmodel": f"{exercise}_scorer{SAVEDMODEL_SUFFIX}",
     }
+    if tflite:
+        names |= {backend: f"{exercise}_scorer{suffix}" for backend, suffix in TFLITE_SUFFIXES.items()}
+    return names
 
 
 def existing_dir(path: str | None) -> str | None:
@@ -69,7 +75,8 @@ def existing_dir(path: str | None) -> str | None:
 
 
 def load_checkpoint(path: str | Path) -> TrainedModel:
-    """The BiLSTMScorer of a ScoreRegressor checkpoint (eval mode) and the datamodule's hparams."""
+    """The scoring network of a ScoreRegressor checkpoint (eval mode; rebuilt from its hparams: backbone,
+    input width, sizes) and the datamodule's hparams."""
     path = Path(path)
     if not path.is_file():
         raise ExportError(f"{path}: no such checkpoint")
@@ -81,16 +88,16 @@ def load_checkpoint(path: str | Path) -> TrainedModel:
             for key, value in checkpoint["state_dict"].items()
             if key.startswith(MODEL_PREFIX)
         }
-        model = BiLSTMScorer(hidden_size=hparams.get("hidden_size", 128), dropout=hparams.get("dropout", 0.3))
+        model = build_scorer(Architecture.from_hparams(hparams))
         model.load_state_dict(state)
     except Exception as error:  # unpickling, missing keys, wrong shapes: all mean "not our checkpoint"
         raise ExportError(f"{path}: not a ScoreRegressor checkpoint ({type(error).__name__}: {error})") from None
     return TrainedModel(model.eval(), dict(checkpoint.get("datamodule_hyper_parameters", {})))
 
 
-def write_artifacts(model: BiLSTMScorer, stage: Path, exercise: str) -> dict[str, Path]:
+def write_artifacts(model: SequenceScorer, stage: Path, exercise: str, tflite: bool = False) -> dict[str, Path]:
     """Write and verify every model artifact and the score scale in ``stage``; name -> path."""
-    names = artifact_names(exercise)
+    names = artifact_names(exercise, tflite)
     paths = {backend: stage / name for backend, name in names.items()}
     write_onnx(model, paths["onnxruntime"])
     write_keras(model, paths["keras"])
@@ -99,6 +106,8 @@ def write_artifacts(model: BiLSTMScorer, stage: Path, exercise: str) -> dict[str
     if artifact_digest(best) != artifact_digest(paths["keras"]):
         raise ExportError(f"{best}: copy differs from {paths['keras']}")
     write_savedmodel(model, paths["savedmodel"])
+    for backend in TFLITE_SUFFIXES if tflite else ():
+        write_tflite(model, paths[backend], backend)
     scale = stage / SCORE_SCALE_NAME
     scale.write_text(f"{SCORE_SCALE}\n")
     if float(scale.read_text()) != SCORE_SCALE:
@@ -112,12 +121,15 @@ def export_checkpoint(
     exercise: str | None = None,
     data_dir: str | Path | None = None,
     log: Callable[[str], object] = print,
+    tflite: bool | None = None,
 ) -> ExportResult:
     """Export ``ckpt_path`` into ``out_dir`` (see the module docstring); raises ExportError / ParityError.
 
     ``exercise`` defaults to the checkpoint's datamodule hparams. Real pose sequences for the parity
     check come from ``data_dir`` (default: the checkpoint's, when it exists) and the checkpoint's
-    keypoint cache folder, when it exists.
+    keypoint cache folder, when it exists. ``tflite``: also write the three TFLite files (export/tflite.py);
+    default: for the on-device backbones (gru, tcn), not for the BiLSTM, whose fused-LSTM conversion
+    costs ~30 s of CPU per file.
     """
     trained = load_checkpoint(ckpt_path)
     exercise = exercise or trained.datamodule_hparams.get("exercise")
@@ -129,20 +141,23 @@ def export_checkpoint(
     cache_dir = existing_dir(trained.datamodule_hparams.get("cache_dir"))
     out_dir = Path(out_dir)
     with staging_dir(out_dir) as stage:
-        staged = write_artifacts(trained.model, stage, exercise)
-        names = artifact_names(exercise)
+        tflite = trained.model.architecture.backbone != "bilstm" if tflite is None else tflite
+        staged = write_artifacts(trained.model, stage, exercise, tflite)
+        names = artifact_names(exercise, tflite)
         backends = {backend: load_predictor(stage / name) for backend, name in names.items()}
-        inputs = parity_inputs(data_dir, cache_dir)
-        differences, report = check_parity(trained.model, backends, inputs)
+        inputs = parity_inputs(data_dir, cache_dir, width=trained.model.input_size)
+        differences, report = check_parity(trained.model, backends, inputs, tolerances=QUANTIZED_TOLERANCES)
         log(report)
         metadata = build_metadata(
             exercise=exercise,
             preprocessing=preprocessing_signature(pose_settings(trained.datamodule_hparams)),
             source_checkpoint=ckpt_path,
-            model_hparams={"hidden_size": trained.model.lstm.hidden_size, "dropout": trained.model.dropout.p},
+            model_hparams=asdict(trained.model.architecture),
             onnx_opset=OPSET,
-            parity={"tolerance": TOLERANCE, "max_abs_diff": differences},
+            parity={"tolerance": TOLERANCE, "tolerances": QUANTIZED_TOLERANCES, "max_abs_diff": differences},
             artifacts={name: artifact_digest(path) for name, path in staged.items()},
+            artifact_bytes={name: artifact_bytes(path) for name, path in staged.items()},
+            feature_dims=trained.model.input_size,
         )
         for path in (metadata_path(stage / names["onnxruntime"]), metadata_path(stage / BEST_MODEL_NAME)):
             write_metadata(path, metadata)
@@ -155,7 +170,7 @@ def export_checkpoint(
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="cli.py export",
-        description="Export a trained checkpoint to ONNX, Keras (.keras), a SavedModel and metadata, "
+        description="Export a trained checkpoint to ONNX, Keras (.keras), a SavedModel, TFLite and metadata, "
         f"after checking every back-end against torch (tolerance {TOLERANCE:.0e}).",
     )
     parser.add_argument("--ckpt_path", required=True, help="ScoreRegressor checkpoint, e.g. checkpoints/squat/best.ckpt")
@@ -164,6 +179,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--data_dir", help="data folder whose *.pose.npz files feed the parity check (default: the checkpoint's)"
     )
+    parser.add_argument(
+        "--tflite", action=argparse.BooleanOptionalAction,
+        help="write the TFLite files (float32, float16, int8); default: for the gru and tcn backbones only",
+    )
     return parser.parse_args(argv)
 
 
@@ -171,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     """``python cli.py export ...``: 0 on success, 1 (with the reason on stderr) when the export fails."""
     args = parse_args(argv)
     try:
-        result = export_checkpoint(args.ckpt_path, args.out_dir, args.exercise, args.data_dir)
+        result = export_checkpoint(args.ckpt_path, args.out_dir, args.exercise, args.data_dir, tflite=args.tflite)
     except (ExportError, ParityError, ValueError, OSError) as error:  # each names its file or back-end
         print(f"export failed, {args.out_dir} left unchanged: {error}", file=sys.stderr)
         return 1

@@ -23,6 +23,8 @@ FORMAT_VERSION = 1
 INPUT_NAME = "pose_features"  # the input and output names of every artifact (ONNX, Keras, SavedModel)
 OUTPUT_NAME = "score"
 SAVEDMODEL_SUFFIX = "_savedmodel"
+# TFLite back-end -> file-name suffix: ``squat_scorer.tflite``, ``squat_scorer_f16.tflite``, ...
+TFLITE_SUFFIXES = {"tflite": ".tflite", "tflite_f16": "_f16.tflite", "tflite_int8": "_int8.tflite"}
 # Distributions whose versions shape an export (read from package metadata: nothing is imported).
 VERSIONED_PACKAGES = (
     "torch", "pytorch-lightning", "onnx", "onnxruntime", "tensorflow", "keras", "tf-keras", "numpy", "mediapipe",
@@ -34,10 +36,12 @@ class ArtifactError(ValueError):
 
 
 def artifact_stem(artifact: str | Path) -> str:
-    """``squat_scorer`` for ``squat_scorer.onnx``, ``squat_scorer.keras`` and ``squat_scorer_savedmodel``."""
+    """``squat_scorer`` for ``squat_scorer.onnx``, ``squat_scorer.keras``, ``squat_scorer_savedmodel`` and the
+    ``squat_scorer[_f16|_int8].tflite`` files."""
     name = Path(artifact).name
-    for suffix in (".onnx", ".keras", SAVEDMODEL_SUFFIX):
-        name = name.removesuffix(suffix)
+    for suffix in (".onnx", ".keras", SAVEDMODEL_SUFFIX, *sorted(TFLITE_SUFFIXES.values(), key=len, reverse=True)):
+        if name.endswith(suffix):
+            return name.removesuffix(suffix)
     return name
 
 
@@ -60,6 +64,12 @@ def artifact_digest(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def artifact_bytes(path: str | Path) -> int:
+    """Size on disk of a file, or of a folder's files together."""
+    path = Path(path)
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
+
+
 def package_versions() -> dict[str, str | None]:
     """Installed versions of Python and the packages in VERSIONED_PACKAGES (None when absent)."""
     versions: dict[str, str | None] = {"python": platform.python_version()}
@@ -79,15 +89,18 @@ def build_metadata(
     onnx_opset: int,
     parity: dict,
     artifacts: dict[str, str],
+    artifact_bytes: dict[str, int] | None = None,
+    feature_dims: int = FEATURE_DIMS,
 ) -> dict:
-    """The metadata document (JSON-able); ``artifacts`` maps artifact name -> artifact_digest."""
+    """The metadata document (JSON-able); ``artifacts`` maps artifact name -> artifact_digest,
+    ``artifact_bytes`` name -> size on disk; ``feature_dims``: the model's input width."""
     checkpoint = Path(source_checkpoint).resolve()
     return {
         "format_version": FORMAT_VERSION,
         "exercise": exercise,
         "num_frames": NUM_FRAMES,
-        "feature_dims": FEATURE_DIMS,
-        "input": {"name": INPUT_NAME, "shape": ["batch", NUM_FRAMES, FEATURE_DIMS], "dtype": "float32"},
+        "feature_dims": feature_dims,
+        "input": {"name": INPUT_NAME, "shape": ["batch", NUM_FRAMES, feature_dims], "dtype": "float32"},
         "output": {"name": OUTPUT_NAME, "shape": ["batch", 1], "range": [0.0, 1.0], "score": "output * score_scale"},
         "score_scale": SCORE_SCALE,
         "preprocessing": preprocessing,
@@ -98,6 +111,7 @@ def build_metadata(
         "onnx_opset": onnx_opset,
         "parity": parity,
         "artifacts": artifacts,
+        "artifact_bytes": artifact_bytes or {},
     }
 
 

@@ -1,11 +1,13 @@
-"""Run an exported artifact on (batch, NUM_FRAMES, FEATURE_DIMS) float32 -> (batch, 1) in 0..1.
+"""Run an exported artifact on (batch, NUM_FRAMES, width) float32 -> (batch, 1) in 0..1.
 
 No torch here, and TensorFlow is imported only for a ``.keras`` file or a SavedModel folder, so
 scoring with ONNX needs neither. Loaders (checked by tests/test_export.py):
 - ``.onnx``: ONNX Runtime, CPU provider, all graph optimisations, ``threads`` intra-op threads;
 - ``.keras``: ``keras.models.load_model`` (Keras 3, TensorFlow back-end), its call traced once into a
   ``tf.function`` for any batch size (eager calls run the LSTM step by step: ~60x slower at batch 1);
-- SavedModel folder: ``tf.saved_model.load`` and its ``serving_default`` signature.
+- SavedModel folder: ``tf.saved_model.load`` and its ``serving_default`` signature;
+- ``.tflite``: ``tf.lite.Interpreter`` (``threads`` threads, its default XNNPack CPU delegate); the
+  files take one sequence (export/tflite.py), so a batch runs one sequence at a time.
 """
 
 import os
@@ -14,21 +16,21 @@ from pathlib import Path
 
 import numpy as np
 
-from export.metadata import INPUT_NAME, OUTPUT_NAME, ArtifactError
-from preprocessing.constants import FEATURE_DIMS, NUM_FRAMES
+from export.metadata import INPUT_NAME, OUTPUT_NAME, TFLITE_SUFFIXES, ArtifactError
+from preprocessing.constants import NUM_FRAMES
 
 Predictor = Callable[[np.ndarray], np.ndarray]
-BACKENDS = ("onnxruntime", "keras", "savedmodel")
+BACKENDS = ("onnxruntime", "keras", "savedmodel", *TFLITE_SUFFIXES)
 
 
 def backend_of(artifact: str | Path) -> str:
-    """``onnxruntime`` for ``.onnx``, ``keras`` for ``.keras``, ``savedmodel`` for a folder."""
+    """``onnxruntime`` for ``.onnx``, ``keras`` for ``.keras``, ``savedmodel`` for a folder, ``tflite`` for ``.tflite``."""
     artifact = Path(artifact)
     if artifact.is_dir():
         return "savedmodel"
-    if artifact.suffix in (".onnx", ".keras"):
-        return {".onnx": "onnxruntime", ".keras": "keras"}[artifact.suffix]
-    raise ArtifactError(f"{artifact}: not a model artifact (expected .onnx, .keras or a SavedModel folder)")
+    if artifact.suffix in (".onnx", ".keras", ".tflite"):
+        return {".onnx": "onnxruntime", ".keras": "keras", ".tflite": "tflite"}[artifact.suffix]
+    raise ArtifactError(f"{artifact}: not a model artifact (expected .onnx, .keras, .tflite or a SavedModel folder)")
 
 
 def _quiet_tensorflow() -> None:
@@ -59,7 +61,7 @@ def _keras_predictor(path: Path) -> Predictor:
     import tensorflow as tf
 
     model = keras.models.load_model(path, compile=False)
-    spec = tf.TensorSpec([None, NUM_FRAMES, FEATURE_DIMS], tf.float32)
+    spec = tf.TensorSpec([None, NUM_FRAMES, model.inputs[0].shape[-1]], tf.float32)
     serve = tf.function(lambda x: model(x, training=False), input_signature=[spec])  # one graph, any batch
     return lambda x: serve(np.asarray(x, dtype=np.float32)).numpy()
 
@@ -79,6 +81,36 @@ def _savedmodel_predictor(path: Path) -> Predictor:
     return predict
 
 
+def tflite_interpreter(path: str | Path, threads: int = 1):
+    """A ``tf.lite.Interpreter`` of ``path`` with its tensors allocated (TF 2.19's note that it moves to
+    the ai-edge-litert package is silenced: same interpreter)."""
+    _quiet_tensorflow()
+    import warnings
+
+    import tensorflow as tf
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated", category=UserWarning)
+        interpreter = tf.lite.Interpreter(model_path=str(path), num_threads=threads)
+    interpreter.allocate_tensors()
+    return interpreter
+
+
+def _tflite_predictor(path: Path, threads: int) -> Predictor:
+    interpreter = tflite_interpreter(path, threads)
+    (inputs,), (outputs,) = interpreter.get_input_details(), interpreter.get_output_details()
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        rows = []
+        for sequence in np.asarray(x, dtype=np.float32):
+            interpreter.set_tensor(inputs["index"], sequence[None])
+            interpreter.invoke()
+            rows.append(interpreter.get_tensor(outputs["index"]))
+        return np.concatenate(rows) if rows else np.zeros((0, 1), np.float32)
+
+    return predict
+
+
 def load_predictor(artifact: str | Path, threads: int = 1) -> Predictor:
     """A callable running ``artifact`` with the back-end its kind calls for (see the module docstring)."""
     artifact = Path(artifact)
@@ -88,6 +120,8 @@ def load_predictor(artifact: str | Path, threads: int = 1) -> Predictor:
             return _onnx_predictor(artifact, threads)
         if backend == "keras":
             return _keras_predictor(artifact)
+        if backend == "tflite":
+            return _tflite_predictor(artifact, threads)
         return _savedmodel_predictor(artifact)
     except Exception as error:  # onnxruntime and TensorFlow raise their own types; name the file
         raise ArtifactError(f"{artifact}: cannot be loaded with {backend} ({error})") from None

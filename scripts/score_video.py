@@ -6,8 +6,9 @@
     python scripts/score_video.py --live 0 --exercise squat --show       # camera 0 (or a URL / file)
 
 The model is ``checkpoints/<exercise>_scorer.onnx`` unless ``--model`` names another artifact: an
-``.onnx`` file runs in ONNX Runtime, a ``.keras`` file in Keras, a folder as a TensorFlow SavedModel.
-torch is never imported; TensorFlow only for those two. Videos go through the training
+``.onnx`` file runs in ONNX Runtime, a ``.keras`` file in Keras, a folder as a TensorFlow SavedModel,
+a ``.tflite`` file (float32, ``_f16`` or ``_int8``) in the TFLite interpreter.
+torch is never imported; TensorFlow only for the last three. Videos go through the training
 preprocessing itself (``preprocessing.features``) with the pose settings recorded in the artifact's
 metadata; an artifact whose preprocessing signature differs from this code's is refused. A bad video
 (missing, not a video, no person found) is reported on stderr, naming the file, and the others are
@@ -43,7 +44,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--exercise", choices=sorted(EXERCISES),
                         help="picks the model checkpoints/<exercise>_scorer.onnx (default squat); with --model, "
                         "the model must be one of this exercise")
-    parser.add_argument("--model", help="exported artifact: .onnx (default kind), .keras, or a SavedModel folder")
+    parser.add_argument("--model", help="exported artifact: .onnx (default kind), .keras, .tflite, or a SavedModel folder")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of text lines")
     parser.add_argument("--cache_dir", default=DEFAULT_CACHE_DIR, help=f"keypoint cache (default {DEFAULT_CACHE_DIR})")
     parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads (default 1)")
