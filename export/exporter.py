@@ -2,18 +2,15 @@
 
 Every artifact is written into a staging folder inside the output folder, reloaded and verified
 there; then all back-ends are run against torch on the same inputs (parity). Only when parity holds
-are the artifacts moved into place one by one with a rename (see export/staging.py), metadata
-last. A failure leaves the output folder as it was.
+are the artifacts moved into place, all or nothing (see export/staging.py), metadata last. A failure
+at any point, Ctrl-C included, leaves the output folder as it was.
 """
 
 import argparse
 import shutil
-import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-
-import torch
 
 from datamodules.exercise import pose_settings
 from export.keras_port import write_keras
@@ -24,9 +21,10 @@ from export.onnx_export import OPSET, write_onnx
 from export.parity import TOLERANCE, ParityError, check_parity, parity_inputs
 from export.runtime import load_predictor
 from export.savedmodel import write_savedmodel
-from export.staging import publish, staging_dir
+from export.staging import PublishError, publish_all, staging_dir
 from export.tflite import QUANTIZED_TOLERANCES, write_tflite
 from lightning_module.backbone import Architecture, SequenceScorer, build_scorer
+from lightning_module.checkpoints import CheckpointError, read_checkpoint
 from preprocessing.constants import SCORE_SCALE
 from preprocessing.dataset import EXERCISES
 from preprocessing.features import preprocessing_signature
@@ -76,12 +74,10 @@ def existing_dir(path: str | None) -> str | None:
 
 def load_checkpoint(path: str | Path) -> TrainedModel:
     """The scoring network of a ScoreRegressor checkpoint (eval mode; rebuilt from its hparams: backbone,
-    input width, sizes) and the datamodule's hparams."""
-    path = Path(path)
-    if not path.is_file():
-        raise ExportError(f"{path}: no such checkpoint")
+    input width, sizes) and the datamodule's hparams; CheckpointError naming the file when it is
+    missing, unreadable or not a ScoreRegressor's."""
+    checkpoint = read_checkpoint(path)
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
         hparams = dict(checkpoint.get("hyper_parameters", {}))
         state = {
             key.removeprefix(MODEL_PREFIX): value
@@ -91,7 +87,7 @@ def load_checkpoint(path: str | Path) -> TrainedModel:
         model = build_scorer(Architecture.from_hparams(hparams))
         model.load_state_dict(state)
     except Exception as error:  # unpickling, missing keys, wrong shapes: all mean "not our checkpoint"
-        raise ExportError(f"{path}: not a ScoreRegressor checkpoint ({type(error).__name__}: {error})") from None
+        raise CheckpointError(f"{path}: not a ScoreRegressor checkpoint ({type(error).__name__}: {error})") from None
     return TrainedModel(model.eval(), dict(checkpoint.get("datamodule_hyper_parameters", {})))
 
 
@@ -162,8 +158,7 @@ def export_checkpoint(
         for path in (metadata_path(stage / names["onnxruntime"]), metadata_path(stage / BEST_MODEL_NAME)):
             write_metadata(path, metadata)
             staged[path.name] = path
-        for name, path in staged.items():  # metadata files come last (dict order)
-            publish(path, out_dir / name)
+        publish_all([(path, out_dir / name) for name, path in staged.items()], stage)  # metadata last (dict order)
     return ExportResult({name: out_dir / name for name in staged}, differences)
 
 
@@ -187,13 +182,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python cli.py export ...``: 0 on success, 1 (with the reason on stderr) when the export fails."""
+    """``python cli.py export ...``: 0 on success. Raises CheckpointError for an unusable checkpoint,
+    ExportError saying the output folder was left unchanged when the export failed, PublishError
+    (naming where the previous artifacts are) in the rare case that undoing a failed publication failed."""
     args = parse_args(argv)
     try:
         result = export_checkpoint(args.ckpt_path, args.out_dir, args.exercise, args.data_dir, tflite=args.tflite)
+    except (CheckpointError, PublishError):
+        raise
     except (ExportError, ParityError, ValueError, OSError) as error:  # each names its file or back-end
-        print(f"export failed, {args.out_dir} left unchanged: {error}", file=sys.stderr)
-        return 1
+        raise ExportError(f"export failed, {args.out_dir} left unchanged: {error}") from error
     for name in sorted(result.artifacts):
         print(f"wrote {result.artifacts[name]}")
     return 0

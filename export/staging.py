@@ -1,10 +1,14 @@
-"""Atomic publication: artifacts are written and verified in a staging folder, then moved into place.
+"""All-or-nothing publication: artifacts are written and verified in a staging folder, then moved into
+place together.
 
-The staging folder is a hidden child of the output folder (same file system), so each move is a
-``rename``: a reader sees the old artifact or the new one, never a partial file. A file is moved with
-``os.replace``; a folder (SavedModel) cannot be renamed over a non-empty one, so the old folder is
-first renamed aside, the new one renamed in, and the old one deleted. If anything fails before
-publication, the staging folder is deleted and the output folder is left exactly as it was.
+The staging folder is a hidden child of the output folder (same file system), so every move is a
+``rename``: a reader sees an old artifact or a new one, never a partial file. ``publish_all`` first
+renames each existing target into ``<stage>/.old/``, then the new one into place. If any step fails
+or is interrupted (a read-only or immutable sub-folder, a full disk, Ctrl-C), every move already made
+is undone in reverse order, so the output folder holds exactly the previous set; on success the old
+artifacts are deleted with the staging folder. No ``.export-*`` folder is left either way, except
+when undoing itself failed: then the staging folder, holding the previous artifacts in ``.old/``, is
+kept and named in the error.
 """
 
 import os
@@ -14,17 +18,26 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+BACKUP = ".old"
+
+
+class PublishError(OSError):
+    """Publication failed and could not be fully undone; the message names where the old artifacts are."""
+
 
 @contextmanager
 def staging_dir(out_dir: str | Path) -> Iterator[Path]:
-    """A fresh hidden folder inside ``out_dir`` (created if needed), removed with what is left in it."""
+    """A fresh hidden folder inside ``out_dir`` (created if needed), removed with what is left in it,
+    unless it holds previous artifacts that could not be put back (``.old/`` not empty)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir))
     try:
         yield stage
     finally:
-        shutil.rmtree(stage, ignore_errors=True)
+        backup = stage / BACKUP
+        if not (backup.is_dir() and any(backup.iterdir())):
+            shutil.rmtree(stage, ignore_errors=True)
 
 
 def _fsync_files(path: Path) -> None:
@@ -34,16 +47,41 @@ def _fsync_files(path: Path) -> None:
             os.fsync(handle.fileno())
 
 
-def publish(staged: Path, target: Path) -> None:
-    """Move the staged file or folder ``staged`` to ``target`` (same file system), replacing it."""
-    _fsync_files(staged)
-    if not staged.is_dir():
-        os.replace(staged, target)
-        return
-    old = None
-    if target.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-        os.replace(target, old / target.name)
-    os.replace(staged, target)
-    if old is not None:
-        shutil.rmtree(old)
+def _undo(moves: list[tuple[Path, Path, Path | None, bool]]) -> None:
+    """Put back what ``publish_all`` moved: (staged, target, old or None, new one moved in), newest first."""
+    for staged, target, old, moved_in in reversed(moves):
+        if moved_in:
+            os.replace(target, staged)
+        if old is not None:
+            os.replace(old, target)
+
+
+def publish_all(pairs: list[tuple[Path, Path]], stage: Path) -> None:
+    """Move each staged file or folder onto its target (all in ``stage``'s file system), all or nothing.
+
+    Raises the error that stopped it after undoing every move (PublishError when undoing failed too).
+    """
+    for staged, _ in pairs:
+        _fsync_files(staged)
+    backup = stage / BACKUP
+    backup.mkdir()
+    moves: list[tuple[Path, Path, Path | None, bool]] = []
+    try:
+        for index, (staged, target) in enumerate(pairs):
+            old = None
+            if target.exists() or target.is_symlink():
+                old = backup / f"{index}-{target.name}"
+                os.replace(target, old)
+            moves.append((staged, target, old, False))
+            os.replace(staged, target)
+            moves[-1] = (staged, target, old, True)
+    except BaseException as error:
+        try:
+            _undo(moves)
+        except BaseException as undo_error:
+            raise PublishError(
+                f"{pairs[0][1].parent}: publishing failed ({error}) and so did putting the previous artifacts "
+                f"back ({undo_error}); they are in {backup}"
+            ) from error
+        raise
+    shutil.rmtree(backup)

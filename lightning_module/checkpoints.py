@@ -3,7 +3,6 @@ another exercise before any data is touched, check that the folders ``fit`` writ
 written before training starts, and keep an earlier run's checkpoints instead of overwriting them."""
 
 import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,10 +14,6 @@ EARLIER_RUNS = "earlier"  # <checkpoint folder>/earlier/<UTC time>/: checkpoints
 
 class CheckpointError(ValueError):
     """A checkpoint that is missing, unreadable or made for another exercise; the message names the file."""
-
-
-class NotWritableError(OSError):
-    """A folder that a command must write into cannot be written; the message names the folder."""
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -45,18 +40,6 @@ def check_checkpoint(path: str | Path, exercise: str) -> None:
             f"{path}: is a {trained} model, but the data is {exercise} (data.exercise); "
             f"use the {trained} config or a {exercise} checkpoint"
         )
-
-
-def check_writable(folder: str | Path, what: str) -> None:
-    """Create ``folder`` if needed and write (then remove) a file in it; NotWritableError otherwise."""
-    folder = Path(folder)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        descriptor, probe = tempfile.mkstemp(dir=folder, prefix=".write-check-")
-        os.close(descriptor)
-        os.unlink(probe)
-    except OSError as error:
-        raise NotWritableError(f"{folder}: {what} cannot be written ({error.strerror or error})") from None
 
 
 def keep_earlier_checkpoints(folder: str | Path) -> Path | None:

@@ -4,9 +4,12 @@ Exports are shared module fixtures (TensorFlow import and a SavedModel write cos
 """
 
 import json
+import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +19,12 @@ import torch
 from datamodules.exercise import pose_settings
 from export import keras_port, main
 from export.callback import ExportCallback
-from export.exporter import ExportResult, artifact_names, export_checkpoint, load_checkpoint
-from export.metadata import artifact_digest, metadata_path, read_metadata
+from export.exporter import ExportError, ExportResult, artifact_names, export_checkpoint, load_checkpoint
+from export.metadata import artifact_digest, check_artifact, metadata_path, read_metadata
 from export.parity import TOLERANCE, max_differences, parity_inputs, real_sequences, torch_predictor
 from export.runtime import BACKENDS, load_predictor
 from lightning_module.backbone import BiLSTMScorer
+from lightning_module.checkpoints import CheckpointError
 from preprocessing.constants import FEATURE_DIMS, NUM_FRAMES, SCORE_SCALE
 from preprocessing.features import preprocessing_signature
 
@@ -170,22 +174,57 @@ def test_parity_failure_fails_export_and_keeps_previous_artifacts(
         return weights
 
     monkeypatch.setattr(keras_port, "keras_layer_weights", corrupted)
-    assert main(["--ckpt_path", str(random_ckpt), "--out_dir", str(out_dir)]) == 1
-    error = capsys.readouterr().err
+    with pytest.raises(ExportError) as failure:
+        main(["--ckpt_path", str(random_ckpt), "--out_dir", str(out_dir)])
+    error = str(failure.value)
     assert "keras, savedmodel differ(s) from torch by more than 1e-05" in error
     assert "onnxruntime" in error and "FAIL" in error and "left unchanged" in error
     assert {p.name: artifact_digest(p) for p in out_dir.iterdir()} == before
 
 
-def test_bad_checkpoints_fail_with_a_clear_message(tmp_path, capsys) -> None:
+def test_bad_checkpoints_fail_with_a_clear_message(tmp_path) -> None:
     missing = tmp_path / "missing.ckpt"
-    assert main(["--ckpt_path", str(missing), "--out_dir", str(tmp_path / "out")]) == 1
-    assert f"{missing}: no such checkpoint" in capsys.readouterr().err
+    with pytest.raises(CheckpointError, match=f"{missing}: no such checkpoint"):
+        main(["--ckpt_path", str(missing), "--out_dir", str(tmp_path / "out")])
     other = tmp_path / "other.ckpt"
     torch.save({"state_dict": {"encoder.weight": torch.zeros(3)}}, other)
-    assert main(["--ckpt_path", str(other), "--out_dir", str(tmp_path / "out")]) == 1
-    assert f"{other}: not a ScoreRegressor checkpoint" in capsys.readouterr().err
+    with pytest.raises(CheckpointError, match=f"{other}: not a ScoreRegressor checkpoint"):
+        main(["--ckpt_path", str(other), "--out_dir", str(tmp_path / "out")])
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+@contextmanager
+def unmovable(folder: Path) -> Iterator[None]:
+    """``folder`` cannot be renamed while inside: immutable (chattr +i) as root, read-only otherwise
+    (moving a folder to another parent needs write permission on it)."""
+    if os.geteuid() == 0:
+        if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
+            pytest.skip("running as root on a file system without chattr +i: cannot make a folder unmovable")
+        undo = ["chattr", "-i", str(folder)]
+    else:
+        folder.chmod(0o555)
+        undo = ["chmod", "755", str(folder)]
+    try:
+        yield
+    finally:
+        subprocess.run(undo, check=True)
+
+
+def test_export_is_all_or_nothing(random_export, demo_data_dir, tmp_path) -> None:
+    """The SavedModel folder cannot be moved: the ONNX and .keras files, published before it, are put
+    back, so the set (metadata included) is exactly the previous one, the scorer still accepts it, and
+    no staging or backup folder is left."""
+    out_dir = tmp_path / "checkpoints"
+    shutil.copytree(random_export[0], out_dir)
+    before = {p.name: artifact_digest(p) for p in out_dir.iterdir()}
+    torch.manual_seed(11)
+    other_ckpt = save_lightning_checkpoint(BiLSTMScorer(), tmp_path / "other.ckpt", demo_data_dir)
+    with unmovable(out_dir / "squat_scorer_savedmodel"):
+        with pytest.raises(ExportError, match=f"export failed, {out_dir} left unchanged: .*squat_scorer_savedmodel"):
+            main(["--ckpt_path", str(other_ckpt), "--out_dir", str(out_dir)])
+    assert {p.name: artifact_digest(p) for p in out_dir.iterdir()} == before  # nothing replaced, no debris
+    for artifact in ("squat_scorer.onnx", "squat_scorer.keras", "squat_scorer_savedmodel", "model.keras"):
+        check_artifact(out_dir / artifact)
 
 
 def test_cli_dispatches_export(capsys) -> None:

@@ -14,11 +14,12 @@ import torch
 from conftest import carphone_video
 
 from export.exporter import export_checkpoint, load_checkpoint
-from export.metadata import metadata_path
+from export.metadata import ArtifactError, metadata_path
 from export.parity import torch_predictor
 from lightning_module.backbone import BiLSTMScorer
 from preprocessing.constants import NUM_FRAMES, SCORE_SCALE
 from preprocessing.features import video_features
+from preprocessing.video import read_sampled_frames
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "score_video.py"
@@ -142,8 +143,41 @@ def test_keras_and_savedmodel_give_the_onnx_score(artifact, onnx_run, export_dir
 def test_text_output(export_dir, cache_dir, capsys) -> None:
     argv = [str(CARPHONE), "--model", str(export_dir / "squat_scorer.onnx"), "--cache_dir", str(cache_dir)]
     assert load_script_module().main(argv) == 0
-    line = capsys.readouterr().out.strip()
-    assert line.startswith(f"{CARPHONE}: score ") and line.endswith(f"/100 (person in {NUM_FRAMES}/{NUM_FRAMES} frames)")
+    model, line = capsys.readouterr().out.strip().splitlines()
+    assert model == f"model: {export_dir / 'squat_scorer.onnx'} (squat, onnxruntime)"  # which model scored
+    total = int(cv2.VideoCapture(str(CARPHONE)).get(cv2.CAP_PROP_FRAME_COUNT))
+    assert line.startswith(f"{CARPHONE}: score ")
+    assert line.endswith(f"/100 (person in {NUM_FRAMES}/{NUM_FRAMES} frames; {NUM_FRAMES} distinct frames of {total})")
+
+
+def write_clip(path: Path, frames: list[np.ndarray]) -> Path:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, frames[0].shape[1::-1])
+    for frame in frames:
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+    return path
+
+
+def test_no_confident_score_for_too_short_or_mostly_empty_clips(export_dir, tmp_path, capsys) -> None:
+    """3 frames: an error (no score); a person in 4 of 16 frames: scored, flagged in JSON and on stderr;
+    an unwritable cache (a file where the folder should be): still scored, with a warning."""
+    person = read_sampled_frames(CARPHONE)[0]
+    short = write_clip(tmp_path / "short.avi", person[:3])
+    blank = np.full_like(person[0], 128)
+    sparse = write_clip(tmp_path / "sparse.avi", person[:4] + [blank] * 12)
+    not_a_folder = tmp_path / "cache_is_a_file"
+    not_a_folder.write_text("")
+    argv = [str(short), str(sparse), "--model", str(export_dir / "squat_scorer.onnx"), "--json",
+            "--cache_dir", str(not_a_folder)]
+    assert load_script_module().main(argv) == 1
+    captured = capsys.readouterr()
+    too_short, flagged = json.loads(captured.out)["results"]
+    assert too_short == {"video": str(short), "error": f"{short}: too short to score: 3 frame(s), fewer than the "
+                         f"{NUM_FRAMES} the model samples"}
+    assert 0 <= flagged["score"] <= SCORE_SCALE and flagged["distinct_frames"] == NUM_FRAMES
+    assert flagged["frames_with_person"] < NUM_FRAMES // 2 and "the score is unreliable" in flagged["warning"]
+    assert f"warning: {not_a_folder}: keypoint cache folder cannot be written" in captured.err
+    assert f"warning: {sparse}: person in only {flagged['frames_with_person']} of {NUM_FRAMES} frames" in captured.err
 
 
 def copy_artifact(export_dir: Path, folder: Path) -> Path:
@@ -159,20 +193,22 @@ def test_artifact_with_other_preprocessing_is_refused(export_dir, tmp_path, caps
     metadata = json.loads(metadata_path(artifact).read_text())
     metadata["preprocessing"]["normalization"] = "something-else"
     metadata_path(artifact).write_text(json.dumps(metadata))
-    assert load_script_module().main([str(CARPHONE), "--model", str(artifact)]) == 1
-    error = capsys.readouterr().err
-    assert error.startswith(f"error: {artifact}: made with other preprocessing")
-    assert "normalization: artifact 'something-else'" in error
+    with pytest.raises(ArtifactError, match=f"{artifact}: made with other preprocessing") as refused:
+        load_script_module().main([str(CARPHONE), "--model", str(artifact)])
+    assert "normalization: artifact 'something-else'" in str(refused.value)
+    process, _ = run_script(str(CARPHONE), "--model", str(artifact))  # as a command: one error block, code 6
+    assert process.returncode == 6 and "Traceback" not in process.stderr
+    assert process.stderr.startswith(f"error: {artifact}: made with other preprocessing")
 
 
 def test_artifact_that_does_not_match_its_metadata_is_refused(export_dir, tmp_path, capsys) -> None:
     artifact = copy_artifact(export_dir, tmp_path / "changed")
     with open(artifact, "ab") as handle:
         handle.write(b"\0")
-    assert load_script_module().main([str(CARPHONE), "--model", str(artifact)]) == 1
-    assert f"error: {artifact}: does not match {metadata_path(artifact)}" in capsys.readouterr().err
-    assert load_script_module().main([str(CARPHONE), "--model", str(tmp_path / "none.onnx")]) == 1
-    assert f"{tmp_path / 'none.onnx'}: no such model artifact" in capsys.readouterr().err
+    with pytest.raises(ArtifactError, match=f"{artifact}: does not match {metadata_path(artifact)}"):
+        load_script_module().main([str(CARPHONE), "--model", str(artifact)])
+    with pytest.raises(ArtifactError, match=f"{tmp_path / 'none.onnx'}: no such model artifact"):
+        load_script_module().main([str(CARPHONE), "--model", str(tmp_path / "none.onnx")])
 
 
 def test_test_models_script(export_dir, bad_videos, cache_dir, tmp_path) -> None:
@@ -196,5 +232,5 @@ def test_test_models_script(export_dir, bad_videos, cache_dir, tmp_path) -> None
 
 def test_model_of_another_exercise_is_refused(export_dir, capsys) -> None:
     artifact = export_dir / "squat_scorer.onnx"
-    assert load_script_module().main([str(CARPHONE), "--model", str(artifact), "--exercise", "pushup"]) == 1
-    assert f"error: {artifact}: is a squat model, not pushup" in capsys.readouterr().err
+    with pytest.raises(ArtifactError, match=f"{artifact}: is a squat model, not pushup"):
+        load_script_module().main([str(CARPHONE), "--model", str(artifact), "--exercise", "pushup"])
