@@ -7,7 +7,8 @@ scoring with ONNX needs neither. Loaders (checked by tests/test_export.py):
   ``tf.function`` for any batch size (eager calls run the LSTM step by step: ~60x slower at batch 1);
 - SavedModel folder: ``tf.saved_model.load`` and its ``serving_default`` signature;
 - ``.tflite``: ``tf.lite.Interpreter`` (``threads`` threads, its default XNNPack CPU delegate); the
-  files take one sequence (export/tflite.py), so a batch runs one sequence at a time.
+  files take one sequence (export/tflite.py), so a batch runs one sequence at a time, each from
+  zeroed variable tensors (TFLite's fused LSTM op keeps its state there between calls).
 """
 
 import os
@@ -103,6 +104,7 @@ def _tflite_predictor(path: Path, threads: int) -> Predictor:
     def predict(x: np.ndarray) -> np.ndarray:
         rows = []
         for sequence in np.asarray(x, dtype=np.float32):
+            interpreter.reset_all_variables()  # the fused LSTM op keeps its state in variable tensors
             interpreter.set_tensor(inputs["index"], sequence[None])
             interpreter.invoke()
             rows.append(interpreter.get_tensor(outputs["index"]))

@@ -10,7 +10,9 @@ The input is fixed to one sequence, (1, NUM_FRAMES, width): with a dynamic batch
 the Keras RNN loops as TensorList ops, which need Select TF ops. With a static batch an LSTM becomes
 TFLite's fused ``UNIDIRECTIONAL_SEQUENCE_LSTM`` op; TFLite has no fused GRU, so GRUs are unrolled over
 the 16 frames (plain ops, ~2x faster than the ``WHILE`` loop it would otherwise get); the TCN's
-convolutions are built-in ops. ``export.runtime`` runs a batch one sequence at a time.
+convolutions are built-in ops. ``export.runtime`` runs a batch one sequence at a time. The fused LSTM
+op keeps its state in variable tensors that persist between ``invoke`` calls: call
+``interpreter.reset_all_variables()`` before each sequence (the runtime does).
 
 Parity (export/parity.py): the float32 file is held to the 1e-5 gate like every other artifact; the
 float16 and int8 files to the looser ``QUANTIZED_TOLERANCES``, since rounding the weights moves the
