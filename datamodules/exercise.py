@@ -112,7 +112,8 @@ def split_train_val(
 
 def grouped_folds(table: pd.DataFrame, folds: int, seed: int, source: str | Path = "table") -> np.ndarray:
     """(N,) fold number 0..folds-1 of each row: no group in two folds, classes (``label``, else score
-    quartiles) balanced across folds as far as the groups allow; seeded. DataValidationError when
+    quartiles; none when a class has fewer rows than folds) balanced across folds as far as the groups
+    allow; seeded. DataValidationError when
     there are fewer groups than folds."""
     groups = table["group"].astype(str).to_numpy() if "group" in table.columns else np.arange(len(table))
     if len(np.unique(groups)) < folds or folds < 2:
@@ -121,6 +122,8 @@ def grouped_folds(table: pd.DataFrame, folds: int, seed: int, source: str | Path
         strata = table["label"].astype(str).to_numpy()
     else:
         strata = pd.qcut(table["score"].rank(method="first"), min(4, len(table)), labels=False).to_numpy()
+    if pd.Series(strata).value_counts().min() < folds:  # too few of a class to spread it: groups only
+        strata = np.zeros(len(table), dtype=np.int64)
     splitter = StratifiedGroupKFold(folds, shuffle=True, random_state=seed)
     fold_of = np.empty(len(table), dtype=np.int64)
     for fold, (_, held_out) in enumerate(splitter.split(np.zeros(len(table)), strata, groups)):

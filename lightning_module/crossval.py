@@ -126,12 +126,11 @@ def predict(cli: LightningCLI, best_path: str) -> np.ndarray:
 
 
 def run_fold(make_cli: Callable[[list[str]], LightningCLI], args: list[str], fold: int, folds: int, run: Path) -> pd.DataFrame:
-    """Fit fold ``fold`` (checkpoints and logs under ``run/fold-<k>``), predict its held-out rows,
+    """Fit fold ``fold`` (checkpoints and TensorBoard logs under ``run/fold-<k>``), predict its held-out rows,
     score the baselines on the same split; one row per held-out clip."""
     cli = make_cli([*args, f"--data.folds={folds}", f"--data.fold={fold}"])
-    fold_dir = run / f"fold-{fold}"
     for callback in cli.trainer.checkpoint_callbacks:
-        callback.dirpath = str(fold_dir)
+        callback.dirpath = str(run / f"fold-{fold}" / "checkpoints")
     cli.trainer.logger = TensorBoardLogger(str(run), name=f"fold-{fold}", version="")
     cli.trainer.fit(cli.model, cli.datamodule)
     best = cli.trainer.checkpoint_callback.best_model_path

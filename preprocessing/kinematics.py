@@ -53,8 +53,8 @@ MAX_RATIO = 5.0  # cap for lengths measured in torso lengths (a torso seen end-o
 def _angle(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     """(T,) angle at b of the 2-D points a, b, c (each (T, 2)), divided by pi."""
     u, v = a - b, c - b
-    cos = (u * v).sum(-1) / (np.linalg.norm(u, axis=-1) * np.linalg.norm(v, axis=-1) + EPS)
-    return np.arccos(np.clip(cos, -1.0, 1.0)) / np.pi
+    cross = u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0]
+    return np.arctan2(np.abs(cross), (u * v).sum(-1)) / np.pi  # stable near 0 and pi, unlike arccos
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:
