@@ -141,12 +141,13 @@ def export_checkpoint(
         staged = write_artifacts(trained.model, stage, exercise, tflite)
         names = artifact_names(exercise, tflite)
         backends = {backend: load_predictor(stage / name) for backend, name in names.items()}
-        inputs = parity_inputs(data_dir, cache_dir, width=trained.model.input_size)
+        feature_set = trained.datamodule_hparams.get("feature_set", "original")
+        inputs = parity_inputs(data_dir, cache_dir, width=trained.model.input_size, feature_set=feature_set)
         differences, report = check_parity(trained.model, backends, inputs, tolerances=QUANTIZED_TOLERANCES)
         log(report)
         metadata = build_metadata(
             exercise=exercise,
-            preprocessing=preprocessing_signature(pose_settings(trained.datamodule_hparams)),
+            preprocessing=preprocessing_signature(pose_settings(trained.datamodule_hparams), feature_set),
             source_checkpoint=ckpt_path,
             model_hparams=asdict(trained.model.architecture),
             onnx_opset=OPSET,

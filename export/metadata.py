@@ -145,6 +145,11 @@ def pose_settings_of(metadata: dict, artifact: str | Path) -> PoseSettings:
         raise ArtifactError(f"{metadata_path(artifact)}: unusable pose settings ({error})") from None
 
 
+def feature_set_of(metadata: dict) -> str:
+    """The feature set the artifact's model reads (``original`` for artifacts from before feature sets)."""
+    return str(metadata.get("preprocessing", {}).get("feature_set", "original"))
+
+
 def check_artifact(artifact: str | Path) -> dict:
     """Metadata of ``artifact`` after checking it belongs to it and matches this code's preprocessing.
 
@@ -162,7 +167,10 @@ def check_artifact(artifact: str | Path) -> dict:
             "re-run the export so artifacts and metadata come from one run"
         )
     expected = metadata.get("preprocessing", {})
-    actual = preprocessing_signature(pose_settings_of(metadata, artifact))
+    try:
+        actual = preprocessing_signature(pose_settings_of(metadata, artifact), feature_set_of(metadata))
+    except ValueError as error:  # a feature set this code does not have
+        raise ArtifactError(f"{artifact}: {error}") from None
     differing = sorted(key for key in expected.keys() | actual.keys() if expected.get(key) != actual.get(key))
     if differing:
         details = "; ".join(f"{key}: artifact {expected.get(key)!r}, scorer {actual.get(key)!r}" for key in differing)

@@ -17,7 +17,7 @@ from export.runtime import Predictor
 from lightning_module.backbone import SequenceScorer
 from preprocessing.cache import CorruptEntryError, load_pose
 from preprocessing.constants import FEATURE_DIMS, NUM_FRAMES, POSE_FILE_SUFFIX
-from preprocessing.features import sequence_features
+from preprocessing.features import feature_dims, sequence_features
 
 TOLERANCE = 1e-5
 PARITY_BATCH = 64
@@ -34,27 +34,33 @@ def pose_files(data_dir: str | Path | None, cache_dir: str | Path | None) -> lis
 
 
 def real_sequences(
-    data_dir: str | Path | None, cache_dir: str | Path | None = None, count: int = PARITY_BATCH
+    data_dir: str | Path | None, cache_dir: str | Path | None = None, count: int = PARITY_BATCH,
+    feature_set: str = "original",
 ) -> np.ndarray:
-    """Features of up to ``count`` readable pose files (see ``pose_files``), spread evenly over them."""
+    """``feature_set`` features of up to ``count`` readable NUM_FRAMES pose files (see ``pose_files``;
+    denser tracks are left out), spread evenly over them."""
     files = pose_files(data_dir, cache_dir)
     features = []
     for index in np.unique(np.linspace(0, len(files) - 1, count).astype(int)) if files else []:
         try:
-            features.append(sequence_features(load_pose(files[index])))
+            sequence = load_pose(files[index])
         except CorruptEntryError:
             continue  # training rebuilds such an entry; parity simply uses the others
-    return np.stack(features).astype(np.float32) if features else np.zeros((0, NUM_FRAMES, FEATURE_DIMS), np.float32)
+        if len(sequence.detected) == NUM_FRAMES:
+            features.append(sequence_features(sequence, feature_set))
+    width = feature_dims(feature_set)
+    return np.stack(features).astype(np.float32) if features else np.zeros((0, NUM_FRAMES, width), np.float32)
 
 
 def parity_inputs(
-    data_dir: str | Path | None = None, cache_dir: str | Path | None = None, seed: int = 0, width: int = FEATURE_DIMS
+    data_dir: str | Path | None = None, cache_dir: str | Path | None = None, seed: int = 0, width: int = FEATURE_DIMS,
+    feature_set: str = "original",
 ) -> dict[str, np.ndarray]:
     """Named batches of (NUM_FRAMES, width) sequences: ``real xN`` / ``real x1`` when pose files are found
     (see ``pose_files``) and their features are ``width`` wide, and ``random x64`` / ``random x1``."""
     random = np.random.default_rng(seed).normal(size=(PARITY_BATCH, NUM_FRAMES, width)).astype(np.float32)
     inputs = {f"random x{PARITY_BATCH}": random, "random x1": random[:1]}
-    real = real_sequences(data_dir, cache_dir)
+    real = real_sequences(data_dir, cache_dir, feature_set=feature_set)
     if len(real) and real.shape[-1] == width:
         inputs = {f"real x{len(real)}": real, "real x1": real[:1], **inputs}
     return inputs

@@ -1,9 +1,9 @@
 """Sets of repetitions with an exported model: per-rep scores, an annotated video, live scoring.
 
-The model is passed in as ``score`` (a list of (NUM_FRAMES, FEATURE_DIMS) feature arrays -> scores
-0..100, e.g. ``Scorer.scores`` of ``scripts/score_video.py``), so this module loads nothing itself.
-Each repetition found by ``preprocessing.reps`` is sampled to NUM_FRAMES frames like a training clip
-(``rep_sequence``) and goes through ``sequence_features``, the training preprocessing.
+The model is passed in as ``score`` (a list of NUM_FRAMES pose samples -> scores 0..100, e.g.
+``Scorer.score_sequences`` of ``scripts/score_video.py``, which computes the model's own feature set),
+so this module loads nothing itself. Each repetition found by ``preprocessing.reps`` is sampled to
+NUM_FRAMES frames like a training clip (``rep_sequence``).
 """
 
 import json
@@ -19,13 +19,12 @@ import numpy as np
 
 from preprocessing.cache import PoseSequence
 from preprocessing.constants import LANDMARK_DIMS, NUM_FRAMES, NUM_LANDMARKS, VISIBILITY_THRESHOLD
-from preprocessing.features import sequence_features
 from preprocessing.pose import PoseEstimator, PoseSettings
 from preprocessing.reps import Rep, RepSegmenter, frame_signal, rep_sequence, segment
 from preprocessing.stream import Stream, opened_source, strided_frames, usable_fps, video_stream
 from preprocessing.video import VideoError, opened_video
 
-ScoreFn = Callable[[list[np.ndarray]], list[float]]
+ScoreFn = Callable[[list[PoseSequence]], list[float]]  # NUM_FRAMES pose samples -> scores (the model's features)
 # BlazePose skeleton drawn on annotated frames (landmark index pairs: arms, torso, legs).
 BONES = ((11, 12), (11, 13), (13, 15), (12, 14), (14, 16), (11, 23), (12, 24), (23, 24),
          (23, 25), (25, 27), (27, 31), (24, 26), (26, 28), (28, 32))
@@ -35,7 +34,7 @@ STEP_IN = "step into the frame"
 def rep_results(sequence: PoseSequence, reps: list[Rep], fps: float, score: ScoreFn) -> list[dict]:
     """Per repetition: index (1..), frames and times, score, frames with a person of the NUM_FRAMES."""
     samples = [rep_sequence(sequence, rep) for rep in reps]
-    scores = score([sequence_features(sample) for sample in samples]) if reps else []
+    scores = score(samples) if reps else []
     return [
         {
             "index": number,
@@ -321,13 +320,13 @@ def run_sets(args, scorer) -> int:
     try:
         if args.live is not None:
             report = None if args.json else print_rep
-            documents.append(live_session(args.live, exercise, scorer.scores, scorer.settings, args.stride,
+            documents.append(live_session(args.live, exercise, scorer.score_sequences, scorer.settings, args.stride,
                                           args.show, report or (lambda rep: None)))
         if args.annotate and len(args.videos) != 1:
             raise VideoError(f"--annotate {args.annotate}: needs exactly one video, got {len(args.videos)}")
         for video in args.videos:
             try:
-                document, stream, segmenter = score_session(video, exercise, scorer.scores, scorer.settings,
+                document, stream, segmenter = score_session(video, exercise, scorer.score_sequences, scorer.settings,
                                                             args.cache_dir, None, args.stride)
             except VideoError as error:
                 print(f"error: {error}", file=sys.stderr)

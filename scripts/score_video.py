@@ -31,9 +31,9 @@ sys.path.insert(0, str(REPO))  # run as `python scripts/score_video.py`
 import numpy as np  # noqa: E402
 
 from cli import run_command  # noqa: E402
-from export.metadata import ArtifactError, check_artifact, pose_settings_of  # noqa: E402
+from export.metadata import ArtifactError, check_artifact, feature_set_of, pose_settings_of  # noqa: E402
 from export.runtime import backend_of, load_predictor  # noqa: E402
-from preprocessing.cache import CorruptEntryError  # noqa: E402
+from preprocessing.cache import CorruptEntryError, PoseSequence  # noqa: E402
 from preprocessing.constants import DEFAULT_CACHE_DIR, NUM_FRAMES  # noqa: E402
 from preprocessing.dataset import EXERCISES  # noqa: E402
 from preprocessing.features import extract_pose, is_pose_file, sequence_features, video_pose  # noqa: E402
@@ -79,6 +79,7 @@ class Scorer:
         self.metadata = check_artifact(self.artifact)
         self.backend = backend_of(self.artifact)
         self.settings = pose_settings_of(self.metadata, self.artifact)
+        self.feature_set = feature_set_of(self.metadata)
         self.predict = load_predictor(self.artifact, threads)
         self._estimator = None
 
@@ -105,13 +106,17 @@ class Scorer:
         if with_person < MIN_PERSON_FRAMES:
             facts["warning"] = (f"person in only {with_person} of {NUM_FRAMES} frames (fewer than "
                                 f"{MIN_PERSON_FRAMES}): the score is unreliable")
-        return sequence_features(sequence), facts
+        return sequence_features(sequence, self.feature_set), facts
 
     def scores(self, features: list[np.ndarray]) -> list[float]:
         """Scores 0..score_scale of a list of feature arrays, in one model call."""
         if not features:
             return []
         return [float(y) * self.metadata["score_scale"] for y in self.predict(np.stack(features))[:, 0]]
+
+    def score_sequences(self, sequences: list[PoseSequence]) -> list[float]:
+        """Scores of NUM_FRAMES pose sequences (e.g. repetitions), through the model's feature set."""
+        return self.scores([sequence_features(sequence, self.feature_set) for sequence in sequences])
 
     def close(self) -> None:
         if self._estimator is not None:

@@ -11,7 +11,9 @@ from skimage.data import astronaut
 
 from conftest import REPO
 from export.session import live_session, score_session, summary
+from preprocessing.cache import PoseSequence
 from preprocessing.demo_sessions import SESSION_FPS, make_session
+from preprocessing.features import sequence_features
 from preprocessing.pose import PoseEstimator, PoseSettings
 from preprocessing.reps import Rep, rep_sequence, segment
 from preprocessing.stream import video_stream
@@ -24,9 +26,9 @@ TOLERANCE = 12  # frames at 30 fps (0.4 s): start / bottom / end against the gen
 MODERATE = {"depth": 0.3}  # the generator's shallowest reps (depth fault 1) barely move: keep them out
 
 
-def constant_score(features: list[np.ndarray]) -> list[float]:
-    """A stand-in model: the mean of each feature array (deterministic, depends on the frames)."""
-    return [float(np.mean(f)) for f in features]
+def constant_score(samples: list[PoseSequence]) -> list[float]:
+    """A stand-in model: the mean of each sample's features (deterministic, depends on the frames)."""
+    return [float(np.mean(sequence_features(sample))) for sample in samples]
 
 
 @pytest.mark.parametrize(("exercise", "seed"), [("squat", 0), ("squat", 3), ("pushup", 1), ("pushup", 2), ("lunge", 0)])
