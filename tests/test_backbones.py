@@ -115,18 +115,27 @@ def test_onnx_and_savedmodel_match_torch(name: str, tmp_path: Path) -> None:
     assert all(max(by_input.values()) <= TOLERANCE for by_input in differences.values()), differences
 
 
-@pytest.mark.parametrize("backbone", ["gru", "tcn"])
-def test_short_fit_beats_predicting_the_mean(backbone: str, demo_data_dir: Path, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def squat_data(demo_data_dir: Path):
+    """The demo squat data, validated and loaded once for both fits."""
     from datamodules.exercise import ExerciseDataModule
 
-    torch.manual_seed(0)
     data = ExerciseDataModule(data_dir=str(demo_data_dir), batch_size=32)
+    data.setup("fit")
+    return data
+
+
+@pytest.mark.parametrize("backbone", ["gru", "tcn"])
+def test_short_fit_beats_predicting_the_mean(backbone: str, squat_data, tmp_path: Path) -> None:
+    """Four epochs (measured: val MAE 0.10 (gru) and 0.11 (tcn) against the mean's 0.17)."""
+    torch.manual_seed(0)
+    data = squat_data
     model = ScoreRegressor(backbone=backbone, hidden_size=64, lr=3e-3, input_size=FEATURE_DIMS)
     trainer = Trainer(
-        accelerator="cpu", devices=1, max_epochs=8, logger=False, enable_checkpointing=False,
+        accelerator="cpu", devices=1, max_epochs=4, logger=False, enable_checkpointing=False,
         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0, default_root_dir=tmp_path,
     )
-    trainer.fit(model, datamodule=data)
+    trainer.fit(model, train_dataloaders=data.train_dataloader(), val_dataloaders=data.val_dataloader())
     val_mae = float(trainer.callback_metrics["val/mae"])
     baseline = float((data.datasets["val"].targets - data.datasets["train"].targets.mean()).abs().mean())
     assert val_mae < 0.8 * baseline, (backbone, val_mae, baseline)
