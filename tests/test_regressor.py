@@ -32,7 +32,10 @@ def test_backbone_and_hyper_parameters() -> None:
     assert isinstance(module.model, BiLSTMScorer)
     assert module.model.lstm.hidden_size == 32 and module.model.lstm.bidirectional
     assert module.model.dropout.p == 0.1
-    assert dict(module.hparams) == {"hidden_size": 32, "dropout": 0.1, "lr": 5e-3, "weight_decay": 1e-4}
+    assert dict(module.hparams) == {
+        "hidden_size": 32, "dropout": 0.1, "lr": 5e-3, "weight_decay": 1e-4, "input_size": FEATURE_DIMS,
+        "backbone": "bilstm", "bidirectional": True, "causal": False,
+    }
     scores = module(torch.randn(5, NUM_FRAMES, FEATURE_DIMS))
     assert scores.shape == (5,) and bool(((scores > 0) & (scores < 1)).all())
 
