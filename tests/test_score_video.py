@@ -234,3 +234,44 @@ def test_model_of_another_exercise_is_refused(export_dir, capsys) -> None:
     artifact = export_dir / "squat_scorer.onnx"
     with pytest.raises(ArtifactError, match=f"{artifact}: is a squat model, not pushup"):
         load_script_module().main([str(CARPHONE), "--model", str(artifact), "--exercise", "pushup"])
+
+
+def test_feature_set_mismatch_is_refused(export_dir, tmp_path) -> None:
+    artifact = copy_artifact(export_dir, tmp_path / "claims-kinematic")
+    metadata = json.loads(metadata_path(artifact).read_text())
+    assert metadata["preprocessing"]["feature_set"] == "original"
+    metadata["preprocessing"]["feature_set"] = "kinematic"  # a 133-wide model claiming the 36-wide set
+    metadata_path(artifact).write_text(json.dumps(metadata))
+    with pytest.raises(ArtifactError, match=f"{artifact}: made with other preprocessing") as refused:
+        load_script_module().main([str(CARPHONE), "--model", str(artifact)])
+    assert "feature_dims: artifact 133, scorer 36" in str(refused.value)
+    metadata["preprocessing"]["feature_set"] = "skeleton-v9"
+    metadata_path(artifact).write_text(json.dumps(metadata))
+    with pytest.raises(ArtifactError, match="unknown feature set 'skeleton-v9'"):
+        load_script_module().main([str(CARPHONE), "--model", str(artifact)])
+
+
+def test_kinematic_model_exports_with_its_input_width_and_scores_through_its_features(
+    demo_data_dir, tmp_path, capsys
+) -> None:
+    """A model of the view-robust feature set: (batch, 16, 36) artifacts, and the scorer computes those features."""
+    torch.manual_seed(5)
+    ckpt = tmp_path / "kinematic.ckpt"
+    width = 36
+    torch.save(
+        {
+            "state_dict": {f"model.{k}": v for k, v in BiLSTMScorer(input_size=width).state_dict().items()},
+            "hyper_parameters": {"hidden_size": 128, "dropout": 0.3, "input_size": width},
+            "datamodule_hyper_parameters": {"exercise": "pushup", "data_dir": str(demo_data_dir), "feature_set": "kinematic"},
+        },
+        ckpt,
+    )
+    export_checkpoint(ckpt, tmp_path / "out", log=lambda _: None)
+    artifact = tmp_path / "out" / "pushup_scorer.onnx"
+    metadata = json.loads(metadata_path(artifact).read_text())
+    assert metadata["preprocessing"]["feature_set"] == "kinematic" and metadata["input"]["shape"] == ["batch", 16, width]
+    load_script_module().main([str(CARPHONE), "--model", str(artifact), "--json", "--cache_dir", str(tmp_path / "cache")])
+    scored = json.loads(capsys.readouterr().out)["results"][0]["score"]
+    features = video_features(CARPHONE, cache_dir=tmp_path / "cache", name="kinematic")
+    expected = torch_predictor(load_checkpoint(ckpt).model)(features[None])[0, 0] * SCORE_SCALE
+    assert scored == pytest.approx(expected, abs=1e-3)
