@@ -32,7 +32,7 @@ OTHER_COMMANDS = {
     "demo": "preprocessing.demo", "extract": "preprocessing.extract", "export": "export", "cv": "lightning_module.crossval",
 }
 DEBUG_FLAG = "--debug"
-DEBUG_ENV = "FORMSCORE_DEBUG"
+DEBUG_ENV = "FORMSCORE_DEBUG"  # as preprocessing.files.DEBUG_ENV (not imported: this module stays light)
 EXIT_INTERRUPTED = 130
 # Expected failures: (exception class as "module.Name", exit code, kind), first match along the
 # exception's class hierarchy. Matched by name so that this module imports none of them. Code 1 is a
@@ -55,8 +55,12 @@ def cli_main(args: list[str] | None = None) -> Any:
     argv = sys.argv[1:] if args is None else args
     if argv and argv[0] in OTHER_COMMANDS:
         return importlib.import_module(OTHER_COMMANDS[argv[0]]).main(argv[1:])
-    from lightning_module.cli import run_lightning_cli  # torch and Lightning load here, and only here
+    from preprocessing.files import native_stderr_silenced
 
+    with native_stderr_silenced():  # TensorFlow's CUDA probe lines (torch's TensorBoard writer imports it)
+        import torch.utils.tensorboard  # noqa: F401  (the configs' TensorBoardLogger needs it anyway)
+
+        from lightning_module.cli import run_lightning_cli  # torch and Lightning load here, and only here
     return run_lightning_cli(args)
 
 

@@ -7,6 +7,8 @@ in those folders to ``<folder>/earlier/<UTC time>/`` and says so, so a new run n
 replaces a better ``best.ckpt``.
 """
 
+from typing import Any
+
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 
@@ -40,15 +42,16 @@ class FormscoreCLI(LightningCLI):
         parser.add_lightning_class_args(PredictionWriter, "prediction_writer")
         parser.add_lightning_class_args(FitSummary, "fit_summary")
 
-    def check_ckpt_path(self) -> str | None:
-        """The command's ``--ckpt_path`` after checking it (None when not given)."""
-        ckpt_path = self.config[self.subcommand].get("ckpt_path")
-        if ckpt_path:
-            check_checkpoint(ckpt_path, self.datamodule.hparams.exercise)
-        return ckpt_path
+    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+        """Parse, then check ``--ckpt_path`` before anything reads it (LightningCLI itself loads its
+        hyper-parameters right after parsing)."""
+        super().parse_arguments(parser, args)
+        config = self.config[self.config["subcommand"]] if "subcommand" in self.config else self.config
+        if config.get("ckpt_path"):
+            check_checkpoint(config["ckpt_path"], config["data"]["exercise"])
 
     def before_fit(self) -> None:
-        resuming = self.check_ckpt_path() is not None
+        resuming = bool(self.config["fit"].get("ckpt_path"))
         trainer = self.trainer
         if trainer.fast_dev_run or trainer.global_rank != 0:  # fast_dev_run saves nothing
             return
@@ -59,15 +62,6 @@ class FormscoreCLI(LightningCLI):
             if moved is not None:
                 print(f"fit: {folder} held an earlier run's checkpoints; they are kept in {moved} "
                       f"(re-export one with `cli.py export --ckpt_path {moved}/best.ckpt`)")
-
-    def before_validate(self) -> None:
-        self.check_ckpt_path()
-
-    def before_test(self) -> None:
-        self.check_ckpt_path()
-
-    def before_predict(self) -> None:
-        self.check_ckpt_path()
 
 
 def run_lightning_cli(args: list[str] | None = None) -> FormscoreCLI:

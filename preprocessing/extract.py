@@ -407,6 +407,8 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"no videos given and no folder {args.data_dir} to search")
         inputs = args.inputs if args.inputs or args.csv else [args.data_dir]
         paths = unique(videos_in(inputs) + [video for csv in args.csv for video in videos_in_csv(csv, args.data_dir)])
+        if not paths:
+            raise ValueError(f"no video files in {', '.join(map(str, inputs + args.csv))}")
         if args.shard is not None:
             paths = select_shard(paths, args.shard)
     except (ValueError, OSError) as error:  # bad shard, settings, CSV or model file

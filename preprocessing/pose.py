@@ -39,6 +39,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from preprocessing.constants import LANDMARK_DIMS, NUM_LANDMARKS
+from preprocessing.files import native_stderr_silenced
 
 RUNNING_MODES = ("video", "image")
 BUNDLED_MODELS = ("modules/pose_detection/pose_detection.tflite", "modules/pose_landmark/pose_landmark_full.tflite")
@@ -233,7 +234,14 @@ class PoseEstimator:
         return self._backend.detect(frame)
 
     def estimate(self, frames: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """RGB uint8 frames of one video -> landmarks (n, 33, 4) float32 and detected (n,) bool."""
+        """RGB uint8 frames of one video -> landmarks (n, 33, 4) float32 and detected (n,) bool.
+        The first call builds the graph; its native start-up lines (TFLite, absl) stay off stderr."""
+        if self._backend is None:
+            with native_stderr_silenced():
+                return self._estimate(frames)
+        return self._estimate(frames)
+
+    def _estimate(self, frames: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         self.start_video()
         landmarks = np.zeros((len(frames), NUM_LANDMARKS, LANDMARK_DIMS), dtype=np.float32)
         detected = np.zeros(len(frames), dtype=bool)
