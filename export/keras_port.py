@@ -29,6 +29,7 @@ from lightning_module.backbone import HEAD_WIDTHS, TCN_DILATIONS, TCN_KERNEL, Ar
 from preprocessing.constants import NUM_FRAMES
 
 RNN_LAYERS = {"bilstm": "bilstm", "gru": "gru"}  # backbone -> Keras layer name (torch attribute: lstm / gru)
+GRU_TENSORS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 DENSE_LAYERS = {"dense1": "dense1", "dense2": "dense2", OUTPUT_NAME: "out"}  # Keras name -> torch attribute
 
 
@@ -83,22 +84,14 @@ def _rnn_weights(state: dict[str, np.ndarray], architecture: Architecture) -> li
     weights: list[np.ndarray] = []
     for direction in directions:
         if architecture.backbone == "bilstm":
-            prefix = "lstm."
             weights += [
-                state[f"{prefix}weight_ih_l0{direction}"].T,
-                state[f"{prefix}weight_hh_l0{direction}"].T,
-                state[f"{prefix}bias_ih_l0{direction}"] + state[f"{prefix}bias_hh_l0{direction}"],
+                state[f"lstm.weight_ih_l0{direction}"].T,
+                state[f"lstm.weight_hh_l0{direction}"].T,
+                state[f"lstm.bias_ih_l0{direction}"] + state[f"lstm.bias_hh_l0{direction}"],
             ]
         else:
-            prefix = "gru."
-            weights += [
-                _swap_reset_update(state[f"{prefix}weight_ih_l0{direction}"]).T,
-                _swap_reset_update(state[f"{prefix}weight_hh_l0{direction}"]).T,
-                np.stack([
-                    _swap_reset_update(state[f"{prefix}bias_ih_l0{direction}"]),
-                    _swap_reset_update(state[f"{prefix}bias_hh_l0{direction}"]),
-                ]),
-            ]
+            gate = {name: _swap_reset_update(state[f"gru.{name}_l0{direction}"]) for name in GRU_TENSORS}
+            weights += [gate["weight_ih"].T, gate["weight_hh"].T, np.stack([gate["bias_ih"], gate["bias_hh"]])]
     return weights
 
 
