@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from export.metadata import INPUT_NAME, OUTPUT_NAME, TFLITE_SUFFIXES, ArtifactError
+from export.metadata import INPUT_NAME, OUTPUT_NAME, ArtifactError
 from preprocessing.constants import NUM_FRAMES
 
 Predictor = Callable[[np.ndarray], np.ndarray]
-BACKENDS = ("onnxruntime", "keras", "savedmodel", *TFLITE_SUFFIXES)
+BACKENDS = ("onnxruntime", "keras", "savedmodel")  # always exported; the TFLite ones on request
 
 
 def backend_of(artifact: str | Path) -> str:

@@ -24,11 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from export.keras_port import port_to_keras
-from export.metadata import TFLITE_SUFFIXES
 from lightning_module.backbone import SequenceScorer
 from preprocessing.constants import NUM_FRAMES
 
-TFLITE_BACKENDS = tuple(TFLITE_SUFFIXES)  # tflite (float32), tflite_f16, tflite_int8
 # Max |tflite - torch| on the 0..1 output allowed for the quantised files (measured: see the README).
 QUANTIZED_TOLERANCES = {"tflite_f16": 1e-3, "tflite_int8": 1e-2}
 
