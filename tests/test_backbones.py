@@ -125,14 +125,14 @@ def squat_data(demo_data_dir: Path):
     return data
 
 
-@pytest.mark.parametrize("backbone", ["gru", "tcn"])
-def test_short_fit_beats_predicting_the_mean(backbone: str, squat_data, tmp_path: Path) -> None:
-    """Four epochs (measured: val MAE 0.10 (gru) and 0.11 (tcn) against the mean's 0.17)."""
+@pytest.mark.parametrize(("backbone", "epochs"), [("gru", 12), ("tcn", 4)])
+def test_short_fit_beats_predicting_the_mean(backbone: str, epochs: int, squat_data, tmp_path: Path) -> None:
+    """A one-way GRU for 12 epochs, a TCN for 4 (measured: val MAE 0.087 and 0.112 against the mean's 0.171)."""
     torch.manual_seed(0)
     data = squat_data
-    model = ScoreRegressor(backbone=backbone, hidden_size=64, lr=3e-3, input_size=FEATURE_DIMS)
+    model = ScoreRegressor(backbone=backbone, hidden_size=64, lr=3e-3, input_size=FEATURE_DIMS, bidirectional=False)
     trainer = Trainer(
-        accelerator="cpu", devices=1, max_epochs=4, logger=False, enable_checkpointing=False,
+        accelerator="cpu", devices=1, max_epochs=epochs, logger=False, enable_checkpointing=False,
         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0, default_root_dir=tmp_path,
     )
     trainer.fit(model, train_dataloaders=data.train_dataloader(), val_dataloaders=data.val_dataloader())
