@@ -175,7 +175,7 @@ class ExerciseDataModule(LightningDataModule):
             default correct / 1 -> 90, incorrect / 0 -> 20).
         feature_set: "original" (the seed's (16, 133) normalised landmarks) or "kinematic" (view-robust
             angles, bone directions and velocities; see preprocessing/kinematics.py).
-        augmentation: training-split augmentation of the raw poses (all off by default).
+        augmentation: training-split augmentation of the raw poses (None: off, the seed's behaviour).
         folds, fold: grouped cross-validation; with ``fold`` set, the train rows of that fold are the
             other folds' rows and the test split is fold ``fold`` (see ``grouped_folds``).
     """
@@ -199,7 +199,7 @@ class ExerciseDataModule(LightningDataModule):
         csv: str | None = None,
         label_scores: dict[str, float] | None = None,
         feature_set: FeatureSetName = "original",
-        augmentation: AugmentationConfig = AugmentationConfig(),
+        augmentation: AugmentationConfig | None = None,
         folds: int = 5,
         fold: int | None = None,
     ) -> None:
@@ -212,12 +212,13 @@ class ExerciseDataModule(LightningDataModule):
             raise ValueError(f"fold must be in 0..{folds - 1}, not {fold}")
         feature_dims(feature_set)  # an unknown name fails here
         self.save_hyperparameters(ignore=["augmentation"])
-        self.hparams["augmentation"] = dataclasses.asdict(augmentation)  # plain values: checkpoints load safely
-        self.augmentation = augmentation
+        self.augmentation = augmentation or AugmentationConfig()
+        self.hparams["augmentation"] = dataclasses.asdict(self.augmentation)  # plain values: checkpoints load safely
         self.pose_settings = pose_settings(self.hparams)
         self.tables: dict[str, pd.DataFrame] = {}
         self.datasets: dict[str, SequenceDataset | AugmentedDataset] = {}
         self.sequences: dict[str, PoseSequence] = {}  # video -> its NUM_FRAMES pose sequence, once read
+        self._scores: pd.DataFrame | None = None
 
     @property
     def csv_path(self) -> Path:
@@ -226,12 +227,15 @@ class ExerciseDataModule(LightningDataModule):
         return Path(self.hparams.data_dir) / EXERCISES[self.hparams.exercise][2]
 
     def scores(self) -> pd.DataFrame:
-        """The validated rows of the scores CSV (see ``load_scores``)."""
-        base = self.csv_path.parent if self.hparams.csv else self.hparams.data_dir
-        return load_scores(
-            self.csv_path, base, self.hparams.bad_video_policy, self.hparams.exercise,
-            self.hparams.label_scores, split_by_folder=not self.hparams.csv,
-        )
+        """The validated rows of the scores CSV (see ``load_scores``), validated once per process (so
+        ``prepare_data`` and ``setup`` do not both open every video and warn twice)."""
+        if self._scores is None:
+            base = self.csv_path.parent if self.hparams.csv else self.hparams.data_dir
+            self._scores = load_scores(
+                self.csv_path, base, self.hparams.bad_video_policy, self.hparams.exercise,
+                self.hparams.label_scores, split_by_folder=not self.hparams.csv,
+            )
+        return self._scores
 
     def prepare_data(self) -> None:
         """Validate the scores CSV and fill the keypoint cache for its videos (or for ``predict_paths``

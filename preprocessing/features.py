@@ -63,7 +63,7 @@ def video_pose(
     Raises VideoError (preprocessing.video) naming the file for missing, unreadable or non-video input.
     """
     if not Path(path).is_file():
-        raise VideoError(f"{path}: no such file")
+        raise VideoError(f"{path}: {'a folder, not a video file' if Path(path).is_dir() else 'no such file'}")
     if is_pose_file(path):
         return load_pose(path), True
     return cached_pose(path, settings, cache_dir, estimator, NUM_FRAMES)
@@ -79,7 +79,7 @@ def video_track(
     """A denser pose track of a video: up to ``num`` uniformly spaced distinct frames (cached apart
     from the NUM_FRAMES entry), for temporal augmentation. A ``*.pose.npz`` file is its own track."""
     if not Path(path).is_file():
-        raise VideoError(f"{path}: no such file")
+        raise VideoError(f"{path}: {'a folder, not a video file' if Path(path).is_dir() else 'no such file'}")
     if is_pose_file(path):
         return load_pose(path), True
     return cached_pose(path, settings, cache_dir, estimator, num)

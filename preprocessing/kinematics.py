@@ -11,7 +11,9 @@ with x stretched by the frame's aspect (so angles are true angles; aspect 0 = un
   neck angle (trunk vs shoulder -> nose, 0..1), elbow spread and wrist drop (in torso lengths);
 - 5 bone directions (upper arm, forearm, thigh, shank, torso) as unit 2-D vectors, x flipped so that
   the person faces +x (head to the right of the hips): mirror images give the same features;
-- the frame-to-frame change of the 6 mean angles, trunk inclination and hip sag;
+- the frame-to-frame change of the 6 mean angles, trunk inclination and hip sag, times
+  NUM_FRAMES - 1 (change per clip: the same scale as the values themselves, which matters to the
+  network: measured on real push-ups, unscaled changes cost 0.08 ROC AUC);
 - the validity flag (as in ``original``).
 
 Nothing depends on where the person is in the frame, how large, or which side faces the camera.
@@ -20,6 +22,7 @@ Frames without a valid pose are filled by linear interpolation in time, as in ``
 
 import numpy as np
 
+from preprocessing.constants import NUM_FRAMES
 from preprocessing.normalize import interpolate_invalid, valid_frames
 
 # BlazePose indices, (left, right).
@@ -106,5 +109,5 @@ def kinematic_features(landmarks: np.ndarray, detected: np.ndarray, aspect: floa
     frames = interpolate_invalid(np.stack(columns, -1), valid)
     motion = frames[:, [KINEMATIC_NAMES.index(f"{name}_angle") if name in ANGLES else
                         KINEMATIC_NAMES.index(name) for name in MOTION]]
-    velocity = np.diff(motion, axis=0, prepend=motion[:1])
+    velocity = np.diff(motion, axis=0, prepend=motion[:1]) * (NUM_FRAMES - 1)
     return np.concatenate([frames, velocity, valid[:, None]], axis=1).astype(np.float32)
