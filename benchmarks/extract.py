@@ -182,6 +182,35 @@ def benchmark(label: str, paths: list[Path], workers: int, repeats: int) -> None
         )
 
 
+# What a spawned extraction worker imports: the parent's __main__ (cli.py) and the extractor. Before
+# issue 7, cli.py imported Lightning and the training stack at the top; now it loads them lazily.
+WORKER_IMPORTS = {
+    "before: cli.py importing Lightning": "import pytorch_lightning.cli, datamodules.exercise, "
+    "lightning_module.regressor, preprocessing.extract",
+    "now: light cli.py": "import cli, preprocessing.extract",
+}
+
+
+def startup(repeats: int) -> None:
+    """Seconds a fresh process needs for a worker's imports, and for ``cli.py extract --help``
+    (best of ``repeats``), old import set against the current one."""
+    repo = Path(__file__).resolve().parents[1]
+
+    def best(command: list[str]) -> float:
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            subprocess.run(command, cwd=repo, check=True, capture_output=True)
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    timed = {label: best([sys.executable, "-c", code]) for label, code in WORKER_IMPORTS.items()}
+    before, now = timed.values()
+    for label, seconds in timed.items():
+        print(f"{'worker start-up':<22} {label:<35} {seconds:>7.2f} s {before / seconds:>17.2f}x")
+    print(f"{'':<22} {'cli.py extract --help':<35} {best([sys.executable, 'cli.py', 'extract', '--help']):>7.2f} s")
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="clip length")
@@ -205,6 +234,7 @@ def main() -> None:
     real_1080p = sorted((REAL_FOOTAGE / "pushups").glob("*.mp4"))[: args.real_videos]
     print(f"source footage: {', '.join(path.name for path in source_videos())}; {args.videos} videos per row, "
           f"{len(real_1080p)} in the real footage row")
+    startup(args.repeats)
     print(f"{'videos':<22} {'approach':<35} {'videos/s':>8} {'frames/s':>9} {'peak MB*':>8} {'ratio':>7}")
     runs = [(label, args.seconds, args.videos, args.workers) for label in args.resolutions]
     if args.long_seconds > 0:

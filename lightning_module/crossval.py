@@ -102,11 +102,11 @@ def plot(oof: pd.DataFrame, threshold: float | None, path: Path) -> None:
     axes = figure.add_subplot()
     if threshold is not None:
         positive = oof["score"] > threshold
-        for model in MODELS:
+        for model in ("model", "random_forest"):  # the majority answer is constant: the diagonal
             false_positive, true_positive, _ = roc_curve(positive, oof[model])
             auc = roc_auc_score(positive, oof[model])
             axes.plot(false_positive, true_positive, label=f"{model} (pooled AUC {auc:.2f})")
-        axes.plot([0, 1], [0, 1], color="grey", linestyle=":")
+        axes.plot([0, 1], [0, 1], color="grey", linestyle=":", label="chance (majority answer)")
         axes.set(xlabel="false positive rate", ylabel="true positive rate", title="out-of-fold ROC")
         axes.legend(loc="lower right")
     else:
