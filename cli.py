@@ -25,7 +25,7 @@ from typing import Any
 
 # Before any native library loads: TensorFlow's C++ start-up chatter (CUDA probes on CPU machines) and
 # glog's INFO/WARNING lines stay hidden unless the user set these variables.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # 3: also its CUDA probe "errors" on CPU machines
 os.environ.setdefault("GLOG_minloglevel", "2")
 
 OTHER_COMMANDS = {

@@ -7,6 +7,8 @@ in those folders to ``<folder>/earlier/<UTC time>/`` and says so, so a new run n
 replaces a better ``best.ckpt``.
 """
 
+import logging
+import warnings
 from typing import Any
 
 from pytorch_lightning.callbacks import ModelCheckpoint
@@ -15,9 +17,15 @@ from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from datamodules.exercise import ExerciseDataModule
 from lightning_module.callbacks import FitSummary, PredictionWriter
 from lightning_module.checkpoints import check_checkpoint, keep_earlier_checkpoints
-from preprocessing.files import check_writable
 from lightning_module.regressor import ScoreRegressor
 from preprocessing.features import feature_dims
+from preprocessing.files import check_writable
+
+# Library chatter the user did not ask for: Lightning's advertisement for its cloud logger, a
+# deprecation inside Lightning itself, TensorFlow's note when the export reloads a Keras model.
+logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(lambda record: "litlogger" not in record.getMessage())
+logging.getLogger("tensorflow").setLevel(logging.ERROR)
+warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
 
 DEFAULT_SEED = 42
 DESCRIPTION = (

@@ -1,5 +1,6 @@
 """ExerciseDataModule on the demo data: tensors, seeded grouped split, workers, predict, bad videos."""
 
+import logging
 import shutil
 from pathlib import Path
 
@@ -197,3 +198,16 @@ def test_prepare_data_extracts_real_videos_then_setup_reads_the_cache(tmp_path: 
     features = torch.cat([skipping.datasets["train"].features, skipping.datasets["val"].features])
     assert bool((features[:, :, -1] == 1).all()), "the person is found in every sampled frame"
     assert torch.allclose(features[0], features[1]), "same clip, same cached pose"
+
+
+def test_skipped_row_is_reported_once_for_prepare_data_and_setup(demo_data_dir: Path, tmp_path: Path, caplog) -> None:
+    rows = copy_rows(demo_data_dir, tmp_path, per_subject=3)
+    missing = pd.DataFrame({"video": ["squats_train/gone.pose.npz"], "score": [50], "subject": ["s9"]})
+    pd.concat([rows, missing]).to_csv(tmp_path / "squat_scores.csv", index=False)
+    module = ExerciseDataModule(data_dir=str(tmp_path), cache_dir=str(tmp_path / "cache"), bad_video_policy="skip")
+    with caplog.at_level(logging.WARNING):
+        module.prepare_data()
+        module.setup("fit")
+    assert [r.getMessage() for r in caplog.records if "gone.pose.npz" in r.getMessage()] == [
+        f"{tmp_path / 'squat_scores.csv'} line {len(rows) + 2}: {tmp_path / 'squats_train' / 'gone.pose.npz'}: file not found; row skipped"
+    ]
