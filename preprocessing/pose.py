@@ -237,6 +237,7 @@ class PoseEstimator:
         """RGB uint8 frames of one video -> landmarks (n, 33, 4) float32 and detected (n,) bool.
         The first call builds the graph; its native start-up lines (TFLite, absl) stay off stderr."""
         if self._backend is None:
+            import_mediapipe()  # outside the silenced window: Python's own messages (e.g. -X importtime) stay
             with native_stderr_silenced():
                 return self._estimate(frames)
         return self._estimate(frames)

@@ -138,7 +138,7 @@ def test_predict_scores_a_folder_of_real_videos(
     assert [Path(video).name for video in predictions.video] == ["first.mp4", "second.mp4"]
     assert predictions.score.between(0, 100).all()
     assert predictions.score.iloc[0] == pytest.approx(predictions.score.iloc[1], abs=1e-6), "same clip, same score"
-    assert len(list((tmp_path / "work" / "checkpoints" / "keypoints_cache").glob("*.npz"))) == 2
+    assert len(list((tmp_path / "work" / "checkpoints" / "keypoints_cache").glob("*.npz"))) == 1  # same bytes, one entry
 
 
 def run_ddp(subcommand: str, cwd: Path, *args: str) -> str:
