@@ -217,12 +217,16 @@ class PoseEstimator:
         model_files(settings.model_path)  # fail now, not in the middle of a batch, when a model is missing
         self.settings = settings
         self._backend: Backend | None = None
+        self._seen_person = False
 
     def start_video(self) -> None:
-        """Begin a new video: forget the tracking state (the backend is built on first use)."""
+        """Begin a new video: forget the tracking state. The backend is built on first use, with its
+        native start-up lines (TFLite, absl, the first inference's notes) kept off stderr."""
         if self._backend is None:
             backend_type = SolutionsBackend if self.settings.model_path is None else TasksBackend
-            self._backend = backend_type(self.settings)
+            import_mediapipe()  # outside the silenced window: Python's own messages (e.g. -X importtime) stay
+            with native_stderr_silenced():
+                self._backend = backend_type(self.settings)
         self._backend.start_video()
 
     def track(self, frame: np.ndarray) -> np.ndarray | None:
@@ -231,23 +235,25 @@ class PoseEstimator:
         For streams (``preprocessing.stream``): frames arrive one at a time, tracking continues."""
         if self._backend is None:
             raise RuntimeError("call start_video() before track()")
-        return self._backend.detect(frame)
+        return self._detect(frame)
+
+    def _detect(self, frame: np.ndarray) -> np.ndarray | None:
+        """The backend's detection; until the first person is found (the landmark model's first run
+        prints its own native notes) with stderr silenced."""
+        if self._seen_person:
+            return self._backend.detect(frame)
+        with native_stderr_silenced():
+            found = self._backend.detect(frame)
+        self._seen_person = found is not None
+        return found
 
     def estimate(self, frames: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """RGB uint8 frames of one video -> landmarks (n, 33, 4) float32 and detected (n,) bool.
-        The first call builds the graph; its native start-up lines (TFLite, absl) stay off stderr."""
-        if self._backend is None:
-            import_mediapipe()  # outside the silenced window: Python's own messages (e.g. -X importtime) stay
-            with native_stderr_silenced():
-                return self._estimate(frames)
-        return self._estimate(frames)
-
-    def _estimate(self, frames: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """RGB uint8 frames of one video -> landmarks (n, 33, 4) float32 and detected (n,) bool."""
         self.start_video()
         landmarks = np.zeros((len(frames), NUM_LANDMARKS, LANDMARK_DIMS), dtype=np.float32)
         detected = np.zeros(len(frames), dtype=bool)
         for index, frame in enumerate(frames):
-            found = self._backend.detect(frame)
+            found = self._detect(frame)
             if found is not None:
                 landmarks[index], detected[index] = found, True
         return landmarks, detected
