@@ -28,7 +28,6 @@ from preprocessing.cache import PoseSequence
 from preprocessing.constants import SCORE_SCALE
 from preprocessing.features import sequence_features
 
-METRICS = ("mae", "spearman", "roc_auc", "accuracy")
 MODELS = ("model", "majority", "random_forest")
 
 
@@ -125,9 +124,12 @@ def predict(cli: LightningCLI, best_path: str) -> np.ndarray:
         return model(features).numpy() * SCORE_SCALE
 
 
-def run_fold(make_cli: Callable[[list[str]], LightningCLI], args: list[str], fold: int, folds: int, run: Path) -> pd.DataFrame:
-    """Fit fold ``fold`` (checkpoints and TensorBoard logs under ``run/fold-<k>``), predict its held-out rows,
-    score the baselines on the same split; one row per held-out clip."""
+def run_fold(
+    make_cli: Callable[[list[str]], LightningCLI], args: list[str], fold: int, folds: int, run: Path
+) -> tuple[pd.DataFrame, float | None]:
+    """Fit fold ``fold`` (checkpoints and TensorBoard logs under ``run/fold-<k>``), predict its held-out
+    rows, score the baselines on the same split: one row per held-out clip, and the label threshold of
+    the whole data set (None without labels; a fold may hold one label only)."""
     cli = make_cli([*args, f"--data.folds={folds}", f"--data.fold={fold}"])
     for callback in cli.trainer.checkpoint_callbacks:
         callback.dirpath = str(run / f"fold-{fold}" / "checkpoints")
@@ -145,7 +147,8 @@ def run_fold(make_cli: Callable[[list[str]], LightningCLI], args: list[str], fol
     rows["model"] = predict(cli, best)
     for name, values in baseline_predictions(fold_data, data.hparams.seed).items():
         rows[name] = values
-    return rows
+    everything = data.scores()
+    return rows, midpoint(everything["score"]) if "label" in everything.columns else None
 
 
 def cross_validate(
@@ -158,18 +161,16 @@ def cross_validate(
     oof_parts, per_fold = [], []
     for fold in range(folds):
         log(f"cv: fold {fold + 1}/{folds}")
-        rows = run_fold(make_cli, args, fold, folds, run)
-        threshold = midpoint(rows["score"]) if "label" in rows.columns else None
+        rows, threshold = run_fold(make_cli, args, fold, folds, run)
+        shown = []
         for model in MODELS:
             metrics = fold_metrics(rows["score"].to_numpy(), rows[model].to_numpy(), threshold)
             per_fold.append({"fold": fold, "model": model, "clips": len(rows), **metrics})
-        shown = {m: per_fold[-3 + i] for i, m in enumerate(MODELS)}
-        log("cv: fold {}/{} done: ".format(fold + 1, folds) + "; ".join(
-            f"{m} " + ", ".join(f"{k} {v:.3f}" for k, v in shown[m].items() if k in METRICS) for m in MODELS))
+            shown.append(f"{model} " + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
+        log(f"cv: fold {fold + 1}/{folds} done: " + "; ".join(shown))
         oof_parts.append(rows)
     oof = pd.concat(oof_parts, ignore_index=True)
     folds_table = pd.DataFrame(per_fold)
-    threshold = midpoint(oof["score"]) if "label" in oof.columns else None
     summary = summarise(folds_table.drop(columns="clips"))
     details = {"folds": folds, "clips": len(oof), "groups": int(oof["group"].nunique()) if "group" in oof else None,
                "threshold": threshold, "summary": summary.to_dict(orient="index")}
