@@ -284,10 +284,11 @@ class ExerciseDataModule(LightningDataModule):
         issues = []
         for line, video in zip(table["line"], table["video"]):
             try:
-                sequences[video] = video_pose(video, self.pose_settings, self.hparams.cache_dir)[0]
+                if video not in self.sequences:  # each pose is read once per data module
+                    self.sequences[video] = video_pose(video, self.pose_settings, self.hparams.cache_dir)[0]
+                sequences[video] = self.sequences[video]
             except (VideoError, CorruptEntryError) as error:
                 issues.append((int(line), str(error)))
-        self.sequences.update(sequences)
         table = table[~table["line"].isin(apply_policy(issues, source, self.hparams.bad_video_policy))]
         detected = {video: bool(sequence.detected.any()) for video, sequence in sequences.items()}
         table = check_detections(table, detected, source, self.hparams.bad_video_policy)

@@ -14,7 +14,7 @@ Backbones (``BACKBONES``, chosen by name with ``model.backbone`` in the YAML):
 """
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Literal
 
 import torch

@@ -203,10 +203,9 @@ def main(argv: list[str] | None = None) -> int:
         "random forest on per-clip summary statistics. Nothing is exported. Other options go to fit.",
     )
     parser.add_argument("--folds", type=int, default=5, help="number of grouped folds (default 5)")
-    parser.add_argument("--run_dir", help="output folder (default lightning_logs/<exercise>-cv/<time>)")
+    parser.add_argument("--run_dir", help="output folder (default lightning_logs/cv/<time>)")
     known, fit_args = parser.parse_known_args(argv)
-    exercise = make_cli(fit_args).datamodule.hparams.exercise
-    run = Path(known.run_dir or f"lightning_logs/{exercise}-cv/{time.strftime('%Y%m%d-%H%M%S')}")
+    run = Path(known.run_dir or f"lightning_logs/cv/{time.strftime('%Y%m%d-%H%M%S')}")
     summary = cross_validate(make_cli, fit_args, known.folds, run)
     print(summary.to_string(float_format=lambda v: f"{v:.3f}"))
     print(f"cv: out-of-fold predictions, per-fold metrics, summary and cv.png in {run}")

@@ -53,9 +53,11 @@ def video_pose(
     settings: PoseSettings = PoseSettings(),
     cache_dir: str | Path | None = None,
     estimator: PoseEstimator | None = None,
+    num: int = NUM_FRAMES,
 ) -> tuple[PoseSequence, bool]:
     """Pose sequence of a video (or of a pre-extracted ``*.pose.npz`` file), and whether it came from cache.
 
+    ``num`` other than NUM_FRAMES: a denser track (see ``video_track``), cached apart.
     Reads the cache entry when present and valid; a corrupt entry is reported (logging.warning) and
     rebuilt. ``estimator`` is reused when given (worker processes keep one), else one is made; it must
     have been built with ``settings``, which key the cache. ``cache_dir`` None: DEFAULT_CACHE_DIR.
@@ -66,7 +68,7 @@ def video_pose(
         raise VideoError(f"{path}: {'a folder, not a video file' if Path(path).is_dir() else 'no such file'}")
     if is_pose_file(path):
         return load_pose(path), True
-    return cached_pose(path, settings, cache_dir, estimator, NUM_FRAMES)
+    return cached_pose(path, settings, cache_dir, estimator, num)
 
 
 def video_track(
@@ -78,11 +80,7 @@ def video_track(
 ) -> tuple[PoseSequence, bool]:
     """A denser pose track of a video: up to ``num`` uniformly spaced distinct frames (cached apart
     from the NUM_FRAMES entry), for temporal augmentation. A ``*.pose.npz`` file is its own track."""
-    if not Path(path).is_file():
-        raise VideoError(f"{path}: {'a folder, not a video file' if Path(path).is_dir() else 'no such file'}")
-    if is_pose_file(path):
-        return load_pose(path), True
-    return cached_pose(path, settings, cache_dir, estimator, num)
+    return video_pose(path, settings, cache_dir, estimator, num)
 
 
 def cache_entry(path: str | Path, settings: PoseSettings, cache_dir: str | Path | None, num: int = NUM_FRAMES) -> Path:

@@ -59,6 +59,17 @@ def carphone_video() -> Path:
     return Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "carphone_pristine.mp4"
 
 
+def write_clip(path: Path, frames: list, fps: float = 10) -> Path:
+    """RGB uint8 frames written as an MJPG ``.avi`` (the codec the OpenCV wheel can always write)."""
+    import cv2
+
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, frames[0].shape[1::-1])
+    for frame in frames:
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+    return path
+
+
 def fit_summary(cli: "FormscoreCLI") -> Any:
     """The FitSummary callback of a finished fit."""
     from lightning_module.callbacks import FitSummary

@@ -2,7 +2,6 @@
 ``cv`` command end to end on real push-up clips (skips where ../shared is absent)."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd

@@ -9,10 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
-from conftest import carphone_video
+from conftest import carphone_video, write_clip
 
 from preprocessing.cache import cache_key, load_pose
 from preprocessing.constants import FEATURE_DIMS, NUM_FRAMES
@@ -20,14 +19,6 @@ from preprocessing.extract import extract_to_cache, main, select_shard
 from preprocessing.features import extract_pose, video_features, video_pose
 from preprocessing.pose import PoseEstimator, PoseSettings
 from preprocessing.video import read_sampled_frames
-
-
-def write_avi(path: Path, frames: list[np.ndarray]) -> Path:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, frames[0].shape[1::-1])
-    for frame in frames:
-        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-    writer.release()
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +30,8 @@ def clips(tmp_path_factory) -> dict[str, Path]:
     bad.write_text("not a video")
     return {
         "person": Path(person),
-        "person_avi": write_avi(folder / "person_again.avi", read_sampled_frames(person)[0][::-1]),
-        "nobody": write_avi(folder / "nobody.avi", [np.full((96, 128, 3), 40 * i, np.uint8) for i in range(5)]),
+        "person_avi": write_clip(folder / "person_again.avi", read_sampled_frames(person)[0][::-1]),
+        "nobody": write_clip(folder / "nobody.avi", [np.full((96, 128, 3), 40 * i, np.uint8) for i in range(5)]),
         "bad": bad,
         "missing": folder / "missing.mp4",
     }

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import carphone_video
+from conftest import carphone_video, write_clip
 
 from export.exporter import export_checkpoint, load_checkpoint
 from export.metadata import ArtifactError, metadata_path
@@ -148,14 +148,6 @@ def test_text_output(export_dir, cache_dir, capsys) -> None:
     total = int(cv2.VideoCapture(str(CARPHONE)).get(cv2.CAP_PROP_FRAME_COUNT))
     assert line.startswith(f"{CARPHONE}: score ")
     assert line.endswith(f"/100 (person in {NUM_FRAMES}/{NUM_FRAMES} frames; {NUM_FRAMES} distinct frames of {total})")
-
-
-def write_clip(path: Path, frames: list[np.ndarray]) -> Path:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, frames[0].shape[1::-1])
-    for frame in frames:
-        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-    writer.release()
-    return path
 
 
 def test_no_confident_score_for_too_short_or_mostly_empty_clips(export_dir, tmp_path, capsys) -> None:
