@@ -29,7 +29,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # 3: also its CUDA probe "er
 os.environ.setdefault("GLOG_minloglevel", "2")
 
 OTHER_COMMANDS = {
-    "demo": "preprocessing.demo", "extract": "preprocessing.extract", "export": "export", "cv": "lightning_module.crossval",
+    "demo": "preprocessing.demo",
+    "extract": "preprocessing.extract",
+    "export": "export",
+    "cv": "lightning_module.crossval",
 }
 DEBUG_FLAG = "--debug"
 DEBUG_ENV = "FORMSCORE_DEBUG"  # as preprocessing.files.DEBUG_ENV (not imported: this module stays light)
@@ -90,8 +93,10 @@ def run_command(command: Callable[[list[str] | None], Any]) -> int:
         code = exit_code(error)
         if debug or code is None:
             raise
-        print(f"error: {error}\n(exit code {code}; run with {DEBUG_FLAG} or {DEBUG_ENV}=1 for the traceback)",
-              file=sys.stderr)
+        print(
+            f"error: {error}\n(exit code {code}; run with {DEBUG_FLAG} or {DEBUG_ENV}=1 for the traceback)",
+            file=sys.stderr,
+        )
         return code
     return result if isinstance(result, int) else 0
 

@@ -65,7 +65,9 @@ def export_model(name: str, model: SequenceScorer, folder: Path) -> tuple[dict[s
     torch.save(
         {
             "state_dict": {f"model.{key}": value for key, value in model.state_dict().items()},
-            "hyper_parameters": {field: getattr(model.architecture, field) for field in Architecture.__dataclass_fields__},
+            "hyper_parameters": {
+                field: getattr(model.architecture, field) for field in Architecture.__dataclass_fields__
+            },
             "datamodule_hyper_parameters": {"exercise": "squat"},
         },
         ckpt,
@@ -85,8 +87,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime and TFLite threads (default 1)")
     args = parser.parse_args(argv)
     torch.set_num_threads(max(args.threads, 1))
-    print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), ONNX Runtime and TFLite "
-          f"{args.threads} thread(s); {os.cpu_count()} CPUs; best of {ROUNDS} interleaved rounds of {CALLS} calls")
+    print(
+        f"torch {torch.__version__} ({torch.get_num_threads()} threads), ONNX Runtime and TFLite "
+        f"{args.threads} thread(s); {os.cpu_count()} CPUs; best of {ROUNDS} interleaved rounds of {CALLS} calls"
+    )
     x = np.random.default_rng(0).normal(size=(1, NUM_FRAMES, FEATURE_DIMS)).astype(np.float32)
     rows: dict[tuple[str, str], dict] = {}
     predictors: dict[tuple[str, str], Predictor] = {}
@@ -112,8 +116,10 @@ def main(argv: list[str] | None = None) -> None:
     for (name, backend), row in rows.items():
         best = min(latency[name, backend])
         size = f"{row['bytes'] / 1e3:.0f}" + (" (fp32 weights)" if backend == "torch" else "")
-        print(f"| {name} | {backend} | {row['params']:,} | {size} | {best * 1e3:.3f} | {baseline / best:.1f}x "
-              f"| {row['parity']:.1e} |")
+        print(
+            f"| {name} | {backend} | {row['params']:,} | {size} | {best * 1e3:.3f} | {baseline / best:.1f}x "
+            f"| {row['parity']:.1e} |"
+        )
 
 
 if __name__ == "__main__":

@@ -19,7 +19,8 @@ before BlazePose can overlap with anything, weighs less, as in a real data set).
 approach runs in its own fresh process, which reports its own peak resident memory (ru_maxrss) over
 the batch, so the figures do not mix (glibc keeps freed frame buffers for reuse, so a batch peaks
 above one video: the original near two videos' frames; the extractor, which holds the 16 samples of
-at most two videos, one per thread, near twice its one-video peak). The approaches run in turn, ``--repeats`` rounds, and each one's fastest pass
+at most two videos, one per thread, near twice its one-video peak). The approaches run in turn,
+``--repeats`` rounds, and each one's fastest pass
 counts (the machine may be shared). In-process rows exclude the one-off start-up (mediapipe import,
 model load, ~1 s), which a batch amortises; the worker-pool row includes its start-up (spawning the
 processes, imports, model loads) and runs each video POOL_COPIES times to amortise it.
@@ -157,7 +158,7 @@ def frame_count(path: Path) -> int:
 def linked_copies(paths: list[Path], folder: Path, copies: int) -> list[Path]:
     """``copies`` symbolic links to each path: distinct videos to the cache, the same bytes to decode."""
     links = [folder / f"copy{copy}_{path.name}" for copy in range(copies) for path in paths]
-    for link, path in zip(links, paths * copies):
+    for link, path in zip(links, paths * copies, strict=False):
         link.symlink_to(path.resolve())
     return links
 
@@ -218,8 +219,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--real_videos", type=int, default=10, help="videos in the row of real 1080p footage")
     parser.add_argument("--repeats", type=int, default=2, help="rounds over the approaches; each one's fastest counts")
     parser.add_argument("--workers", type=int, default=2, help="worker processes of the parallel row (<2: none)")
-    parser.add_argument("--long_seconds", type=float, default=20.0,
-                        help="also run 1080p clips this long, to show memory vs length (0: skip)")
+    parser.add_argument(
+        "--long_seconds",
+        type=float,
+        default=20.0,
+        help="also run 1080p clips this long, to show memory vs length (0: skip)",
+    )
     parser.add_argument("--resolutions", nargs="+", choices=list(RESOLUTIONS), default=list(RESOLUTIONS))
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("paths", nargs="*", type=Path, help=argparse.SUPPRESS)
@@ -232,8 +237,10 @@ def main() -> None:
         print(json.dumps(run_approach(args.child, args.paths, args.workers)))
         return
     real_1080p = sorted((REAL_FOOTAGE / "pushups").glob("*.mp4"))[: args.real_videos]
-    print(f"source footage: {', '.join(path.name for path in source_videos())}; {args.videos} videos per row, "
-          f"{len(real_1080p)} in the real footage row")
+    print(
+        f"source footage: {', '.join(path.name for path in source_videos())}; {args.videos} videos per row, "
+        f"{len(real_1080p)} in the real footage row"
+    )
     startup(args.repeats)
     print(f"{'videos':<22} {'approach':<35} {'videos/s':>8} {'frames/s':>9} {'peak MB*':>8} {'ratio':>7}")
     runs = [(label, args.seconds, args.videos, args.workers) for label in args.resolutions]

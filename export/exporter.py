@@ -15,7 +15,13 @@ from pathlib import Path
 from datamodules.exercise import pose_settings
 from export.keras_port import write_keras
 from export.metadata import (
-    SAVEDMODEL_SUFFIX, TFLITE_SUFFIXES, artifact_bytes, artifact_digest, build_metadata, metadata_path, write_metadata,
+    SAVEDMODEL_SUFFIX,
+    TFLITE_SUFFIXES,
+    artifact_bytes,
+    artifact_digest,
+    build_metadata,
+    metadata_path,
+    write_metadata,
 )
 from export.onnx_export import OPSET, write_onnx
 from export.parity import TOLERANCE, ParityError, check_parity, parity_inputs
@@ -169,14 +175,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Export a trained checkpoint to ONNX, Keras (.keras), a SavedModel, TFLite and metadata, "
         f"after checking every back-end against torch (tolerance {TOLERANCE:.0e}).",
     )
-    parser.add_argument("--ckpt_path", required=True, help="ScoreRegressor checkpoint, e.g. checkpoints/squat/best.ckpt")
+    parser.add_argument(
+        "--ckpt_path", required=True, help="ScoreRegressor checkpoint, e.g. checkpoints/squat/best.ckpt"
+    )
     parser.add_argument("--exercise", choices=sorted(EXERCISES), help="default: the checkpoint's datamodule exercise")
     parser.add_argument("--out_dir", default=DEFAULT_OUT_DIR, help=f"output folder (default {DEFAULT_OUT_DIR})")
     parser.add_argument(
         "--data_dir", help="data folder whose *.pose.npz files feed the parity check (default: the checkpoint's)"
     )
     parser.add_argument(
-        "--tflite", action=argparse.BooleanOptionalAction,
+        "--tflite",
+        action=argparse.BooleanOptionalAction,
         help="write the TFLite files (float32, float16, int8); default: for the gru and tcn backbones only",
     )
     return parser.parse_args(argv)

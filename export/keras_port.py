@@ -44,19 +44,27 @@ def _backbone(keras: ModuleType, architecture: Architecture, inputs, unroll: boo
         x = inputs
         for index, dilation in enumerate(TCN_DILATIONS):
             y = layers.Conv1D(
-                architecture.hidden_size, TCN_KERNEL, dilation_rate=dilation, activation="relu",
-                padding="causal" if architecture.causal else "same", name=conv_name(index),
+                architecture.hidden_size,
+                TCN_KERNEL,
+                dilation_rate=dilation,
+                activation="relu",
+                padding="causal" if architecture.causal else "same",
+                name=conv_name(index),
             )(x)
             x = y if index == 0 else layers.Add(name=f"residual{index + 1}")([x, y])
         return x
     cell = layers.LSTM if architecture.backbone == "bilstm" else layers.GRU
     name = RNN_LAYERS[architecture.backbone]
     if architecture.bidirectional:
-        return layers.Bidirectional(cell(architecture.hidden_size, return_sequences=True, unroll=unroll), name=name)(inputs)
+        return layers.Bidirectional(cell(architecture.hidden_size, return_sequences=True, unroll=unroll), name=name)(
+            inputs
+        )
     return cell(architecture.hidden_size, return_sequences=True, unroll=unroll, name=name)(inputs)
 
 
-def build_keras_model(keras: ModuleType, architecture: Architecture, batch_size: int | None = None, unroll: bool = False):
+def build_keras_model(
+    keras: ModuleType, architecture: Architecture, batch_size: int | None = None, unroll: bool = False
+):
     """The network of ``architecture`` in ``keras`` (Keras 3 or tf_keras), untrained.
 
     ``batch_size``: a fixed batch (TFLite wants static shapes); ``unroll``: RNNs as NUM_FRAMES unrolled steps.
@@ -112,7 +120,9 @@ def keras_layer_weights(model: SequenceScorer) -> dict[str, list[np.ndarray]]:
 
 
 def port_to_keras(model: SequenceScorer, keras: ModuleType, batch_size: int | None = None, unroll: bool = False):
-    """A ``keras`` model with ``model``'s architecture and weights (``batch_size``, ``unroll``: see build_keras_model)."""
+    """A ``keras`` model with ``model``'s architecture and weights.
+
+    ``batch_size`` and ``unroll``: see build_keras_model."""
     keras_model = build_keras_model(keras, model.architecture, batch_size, unroll)
     for name, weights in keras_layer_weights(model).items():
         keras_model.get_layer(name).set_weights(weights)

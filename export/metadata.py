@@ -27,7 +27,15 @@ SAVEDMODEL_SUFFIX = "_savedmodel"
 TFLITE_SUFFIXES = {"tflite": ".tflite", "tflite_f16": "_f16.tflite", "tflite_int8": "_int8.tflite"}
 # Distributions whose versions shape an export (read from package metadata: nothing is imported).
 VERSIONED_PACKAGES = (
-    "torch", "pytorch-lightning", "onnx", "onnxruntime", "tensorflow", "keras", "tf-keras", "numpy", "mediapipe",
+    "torch",
+    "pytorch-lightning",
+    "onnx",
+    "onnxruntime",
+    "tensorflow",
+    "keras",
+    "tf-keras",
+    "numpy",
+    "mediapipe",
 )
 
 

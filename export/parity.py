@@ -34,7 +34,9 @@ def pose_files(data_dir: str | Path | None, cache_dir: str | Path | None) -> lis
 
 
 def real_sequences(
-    data_dir: str | Path | None, cache_dir: str | Path | None = None, count: int = PARITY_BATCH,
+    data_dir: str | Path | None,
+    cache_dir: str | Path | None = None,
+    count: int = PARITY_BATCH,
     feature_set: str = "original",
 ) -> np.ndarray:
     """``feature_set`` features of up to ``count`` readable NUM_FRAMES pose files (see ``pose_files``;
@@ -53,7 +55,10 @@ def real_sequences(
 
 
 def parity_inputs(
-    data_dir: str | Path | None = None, cache_dir: str | Path | None = None, seed: int = 0, width: int = FEATURE_DIMS,
+    data_dir: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+    seed: int = 0,
+    width: int = FEATURE_DIMS,
     feature_set: str = "original",
 ) -> dict[str, np.ndarray]:
     """Named batches of (NUM_FRAMES, width) sequences: ``real xN`` / ``real x1`` when pose files are found
@@ -108,7 +113,10 @@ def format_report(
         worst, allowed = max(by_input.values()), tolerances.get(backend, tolerance)
         cells = "".join(f"{by_input[name]:>13.2e}" for name in names)
         verdict = "ok" if worst <= allowed else "FAIL"
-        lines.append(f"  {backend:<12}{cells}{worst:>13.2e}  {verdict}" + (f" (tolerance {allowed:.0e})" if backend in tolerances else ""))
+        lines.append(
+            f"  {backend:<12}{cells}{worst:>13.2e}  {verdict}"
+            + (f" (tolerance {allowed:.0e})" if backend in tolerances else "")
+        )
     return "\n".join(lines)
 
 

@@ -25,7 +25,10 @@ BACKENDS = ("onnxruntime", "keras", "savedmodel")  # always exported; the TFLite
 
 
 def backend_of(artifact: str | Path) -> str:
-    """``onnxruntime`` for ``.onnx``, ``keras`` for ``.keras``, ``savedmodel`` for a folder, ``tflite`` for ``.tflite``."""
+    """The runtime for a model file.
+
+    ``onnxruntime`` for ``.onnx``, ``keras`` for ``.keras``, ``savedmodel`` for a folder, ``tflite`` for ``.tflite``.
+    """
     artifact = Path(artifact)
     if artifact.is_dir():
         return "savedmodel"

@@ -47,8 +47,12 @@ def verify_savedmodel(path: str | Path, width: int) -> None:
     outputs = serve.structured_outputs
     spec_in, spec_out = inputs.get(INPUT_NAME), outputs.get(OUTPUT_NAME)
     if (
-        len(inputs) != 1 or len(outputs) != 1 or spec_in is None or spec_out is None
-        or spec_in.dtype != tf.float32 or spec_in.shape.as_list() != [None, NUM_FRAMES, width]
+        len(inputs) != 1
+        or len(outputs) != 1
+        or spec_in is None
+        or spec_out is None
+        or spec_in.dtype != tf.float32
+        or spec_in.shape.as_list() != [None, NUM_FRAMES, width]
         or spec_out.shape.as_list() != [None, 1]
     ):
         raise ValueError(f"{path}: serving signature is {inputs} -> {outputs}, expected {INPUT_NAME} -> {OUTPUT_NAME}")

@@ -26,8 +26,22 @@ from preprocessing.video import VideoError, opened_video
 
 ScoreFn = Callable[[list[PoseSequence]], list[float]]  # NUM_FRAMES pose samples -> scores (the model's features)
 # BlazePose skeleton drawn on annotated frames (landmark index pairs: arms, torso, legs).
-BONES = ((11, 12), (11, 13), (13, 15), (12, 14), (14, 16), (11, 23), (12, 24), (23, 24),
-         (23, 25), (25, 27), (27, 31), (24, 26), (26, 28), (28, 32))
+BONES = (
+    (11, 12),
+    (11, 13),
+    (13, 15),
+    (12, 14),
+    (14, 16),
+    (11, 23),
+    (12, 24),
+    (23, 24),
+    (23, 25),
+    (25, 27),
+    (27, 31),
+    (24, 26),
+    (26, 28),
+    (28, 32),
+)
 STEP_IN = "step into the frame"
 
 
@@ -177,8 +191,14 @@ def write_signal_plot(out: str | Path, document: dict, segmenter: RepSegmenter, 
         axes.plot(frames / document["fps"], -heights / np.median(sizes), color="black", lw=1)
     for rep in document["reps"]:
         axes.axvspan(rep["start_time"], rep["end_time"], color="tab:green", alpha=0.2)
-        axes.text((rep["start_time"] + rep["end_time"]) / 2, 1.0, f"{rep['index']}: {rep['score']:.0f}",
-                  ha="center", va="top", transform=axes.get_xaxis_transform())
+        axes.text(
+            (rep["start_time"] + rep["end_time"]) / 2,
+            1.0,
+            f"{rep['index']}: {rep['score']:.0f}",
+            ha="center",
+            va="top",
+            transform=axes.get_xaxis_transform(),
+        )
     axes.set_xlabel("time (s)")
     axes.set_ylabel(f"{exercise} signal height (body sizes)")
     axes.set_title(f"{Path(document['video']).name}: {len(document['reps'])} reps")
@@ -234,11 +254,15 @@ def live_session(
             indices.append(index)
             height, size = frame_signal(landmarks[-1][None], np.array([detected[-1]]), aspect, exercise)
             finished = segmenter.push(index, float(height[0]), float(size[0]))
-            results += score_finished(finished, landmarks, detected, indices, aspect, fps, score, results, latencies, on_rep)
+            results += score_finished(
+                finished, landmarks, detected, indices, aspect, fps, score, results, latencies, on_rep
+            )
             if show and not shown(frame, found, results, segmenter):
                 break
         finished = segmenter.finish()
-        results += score_finished(finished, landmarks, detected, indices, aspect, fps, score, results, latencies, on_rep)
+        results += score_finished(
+            finished, landmarks, detected, indices, aspect, fps, score, results, latencies, on_rep
+        )
     seconds = time.perf_counter() - began
     if show:
         cv2.destroyAllWindows()
@@ -271,7 +295,9 @@ def score_finished(
     if not finished:
         return []
     began = time.perf_counter()
-    sequence = PoseSequence(np.stack(landmarks), np.array(detected), np.array(indices, np.int64), indices[-1] + 1, aspect)
+    sequence = PoseSequence(
+        np.stack(landmarks), np.array(detected), np.array(indices, np.int64), indices[-1] + 1, aspect
+    )
     new = rep_results(sequence, finished, fps, score)
     latencies.append(time.perf_counter() - began)
     for result in new:
@@ -290,7 +316,6 @@ def shown(frame_rgb: np.ndarray, found: np.ndarray | None, results: list[dict], 
     return cv2.waitKey(1) & 0xFF != ord("q")
 
 
-
 # -- command line (scripts/score_video.py --reps / --annotate / --live) --------------------------------
 
 
@@ -306,8 +331,11 @@ def print_set(document: dict) -> None:
 
 
 def print_rep(rep: dict) -> None:
-    print(f"  rep {rep['index']}: {rep['start_time']:.2f}-{rep['end_time']:.2f} s, score {rep['score']:.1f}/100 "
-          f"(person in {rep['frames_with_person']}/{rep['num_frames']} frames)", flush=True)
+    print(
+        f"  rep {rep['index']}: {rep['start_time']:.2f}-{rep['end_time']:.2f} s, score {rep['score']:.1f}/100 "
+        f"(person in {rep['frames_with_person']}/{rep['num_frames']} frames)",
+        flush=True,
+    )
 
 
 def run_sets(args, scorer) -> int:
@@ -320,14 +348,24 @@ def run_sets(args, scorer) -> int:
     try:
         if args.live is not None:
             report = None if args.json else print_rep
-            documents.append(live_session(args.live, exercise, scorer.score_sequences, scorer.settings, args.stride,
-                                          args.show, report or (lambda rep: None)))
+            documents.append(
+                live_session(
+                    args.live,
+                    exercise,
+                    scorer.score_sequences,
+                    scorer.settings,
+                    args.stride,
+                    args.show,
+                    report or (lambda rep: None),
+                )
+            )
         if args.annotate and len(args.videos) != 1:
             raise VideoError(f"--annotate {args.annotate}: needs exactly one video, got {len(args.videos)}")
         for video in args.videos:
             try:
-                document, stream, segmenter = score_session(video, exercise, scorer.score_sequences, scorer.settings,
-                                                            args.cache_dir, None, args.stride)
+                document, stream, segmenter = score_session(
+                    video, exercise, scorer.score_sequences, scorer.settings, args.cache_dir, None, args.stride
+                )
             except VideoError as error:
                 print(f"error: {error}", file=sys.stderr)
                 failed = True
@@ -343,13 +381,19 @@ def run_sets(args, scorer) -> int:
     finally:
         scorer.close()
     if args.json:
-        print(json.dumps({"model": str(scorer.artifact), "backend": scorer.backend, "exercise": exercise,
-                          "results": documents}, indent=2))
+        print(
+            json.dumps(
+                {"model": str(scorer.artifact), "backend": scorer.backend, "exercise": exercise, "results": documents},
+                indent=2,
+            )
+        )
     else:
         for document in documents:
             if "frames_per_second" in document:
-                print(f"{document['video']}: {document['summary']['count']} reps live, "
-                      f"{document['frames_per_second']:.1f} frames/s")
+                print(
+                    f"{document['video']}: {document['summary']['count']} reps live, "
+                    f"{document['frames_per_second']:.1f} frames/s"
+                )
             else:
                 print_set(document)
     return 1 if failed else 0

@@ -73,6 +73,12 @@ def verify_tflite(path: str | Path, width: int) -> None:
 
     interpreter = tflite_interpreter(path)
     (inputs,), (outputs,) = interpreter.get_input_details(), interpreter.get_output_details()
-    if list(inputs["shape"]) != [1, NUM_FRAMES, width] or inputs["dtype"] != np.float32 or list(outputs["shape"]) != [1, 1]:
-        raise ValueError(f"{path}: TFLite input {inputs['shape']} {inputs['dtype']} -> {outputs['shape']}, "
-                         f"expected [1, {NUM_FRAMES}, {width}] float32 -> [1, 1]")
+    if (
+        list(inputs["shape"]) != [1, NUM_FRAMES, width]
+        or inputs["dtype"] != np.float32
+        or list(outputs["shape"]) != [1, 1]
+    ):
+        raise ValueError(
+            f"{path}: TFLite input {inputs['shape']} {inputs['dtype']} -> {outputs['shape']}, "
+            f"expected [1, {NUM_FRAMES}, {width}] float32 -> [1, 1]"
+        )

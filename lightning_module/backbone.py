@@ -91,7 +91,10 @@ class GRUScorer(SequenceScorer):
         directions = 2 if architecture.bidirectional else 1
         super().__init__(architecture, directions * architecture.hidden_size)
         self.gru = nn.GRU(
-            architecture.input_size, architecture.hidden_size, batch_first=True, bidirectional=architecture.bidirectional
+            architecture.input_size,
+            architecture.hidden_size,
+            batch_first=True,
+            bidirectional=architecture.bidirectional,
         )
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -105,7 +108,8 @@ class TCNScorer(SequenceScorer):
         super().__init__(architecture, architecture.hidden_size)
         widths = [architecture.input_size] + [architecture.hidden_size] * len(TCN_DILATIONS)
         self.convs = nn.ModuleList(
-            nn.Conv1d(widths[i], widths[i + 1], TCN_KERNEL, dilation=dilation) for i, dilation in enumerate(TCN_DILATIONS)
+            nn.Conv1d(widths[i], widths[i + 1], TCN_KERNEL, dilation=dilation)
+            for i, dilation in enumerate(TCN_DILATIONS)
         )
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:

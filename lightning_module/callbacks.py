@@ -29,13 +29,19 @@ class PredictionWriter(BasePredictionWriter):
         self._rows = []
 
     def write_on_batch_end(
-        self, trainer: Trainer, pl_module: LightningModule, prediction: torch.Tensor, batch_indices: Any,
-        batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int,
+        self,
+        trainer: Trainer,
+        pl_module: LightningModule,
+        prediction: torch.Tensor,
+        batch_indices: Any,
+        batch: dict[str, torch.Tensor],
+        batch_idx: int,
+        dataloader_idx: int,
     ) -> None:
         self._rows.append((batch["index"], prediction.detach()))
 
     def on_predict_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        index, scores = gather_rows(pl_module, *(torch.cat(column) for column in zip(*self._rows)))
+        index, scores = gather_rows(pl_module, *(torch.cat(column) for column in zip(*self._rows, strict=False)))
         log_dir = run_dir(trainer)
         if not trainer.is_global_zero:
             return

@@ -23,7 +23,9 @@ from preprocessing.files import check_writable
 
 # Library chatter the user did not ask for: Lightning's advertisement for its cloud logger, a
 # deprecation inside Lightning itself, TensorFlow's note when the export reloads a Keras model.
-logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(lambda record: "litlogger" not in record.getMessage())
+logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(
+    lambda record: "litlogger" not in record.getMessage()
+)
 logging.getLogger("tensorflow").setLevel(logging.ERROR)
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
 
@@ -68,13 +70,19 @@ class FormscoreCLI(LightningCLI):
             check_writable(folder, "checkpoint folder")
             moved = None if resuming else keep_earlier_checkpoints(folder)
             if moved is not None:
-                print(f"fit: {folder} held an earlier run's checkpoints; they are kept in {moved} "
-                      f"(re-export one with `cli.py export --ckpt_path {moved}/best.ckpt`)")
+                print(
+                    f"fit: {folder} held an earlier run's checkpoints; they are kept in {moved} "
+                    f"(re-export one with `cli.py export --ckpt_path {moved}/best.ckpt`)"
+                )
 
 
 def run_lightning_cli(args: list[str] | None = None) -> FormscoreCLI:
     """Run a Lightning command (fit / validate / test / predict) and return the CLI object."""
     return FormscoreCLI(
-        ScoreRegressor, ExerciseDataModule, seed_everything_default=DEFAULT_SEED,
-        save_config_kwargs={"overwrite": True}, parser_kwargs={"description": DESCRIPTION}, args=args,
+        ScoreRegressor,
+        ExerciseDataModule,
+        seed_everything_default=DEFAULT_SEED,
+        save_config_kwargs={"overwrite": True},
+        parser_kwargs={"description": DESCRIPTION},
+        args=args,
     )

@@ -77,7 +77,8 @@ def fold_metrics(true: np.ndarray, predicted: np.ndarray, threshold: float | Non
     result = {
         "mae": float(np.abs(true - predicted).mean()),
         "spearman": float(pd.Series(true).corr(pd.Series(predicted), method="spearman"))
-        if np.ptp(predicted) > 0 and np.ptp(true) > 0 else float("nan"),
+        if np.ptp(predicted) > 0 and np.ptp(true) > 0
+        else float("nan"),
     }
     if threshold is not None:
         positive = true > threshold
@@ -152,7 +153,10 @@ def run_fold(
 
 
 def cross_validate(
-    make_cli: Callable[[list[str]], LightningCLI], args: list[str], folds: int, run: Path,
+    make_cli: Callable[[list[str]], LightningCLI],
+    args: list[str],
+    folds: int,
+    run: Path,
     log: Callable[[str], object] = print,
 ) -> pd.DataFrame:
     """Every fold in turn (see ``run_fold``); writes ``oof_predictions.csv``, ``folds.csv``,
@@ -172,8 +176,13 @@ def cross_validate(
     oof = pd.concat(oof_parts, ignore_index=True)
     folds_table = pd.DataFrame(per_fold)
     summary = summarise(folds_table.drop(columns="clips"))
-    details = {"folds": folds, "clips": len(oof), "groups": int(oof["group"].nunique()) if "group" in oof else None,
-               "threshold": threshold, "summary": summary.to_dict(orient="index")}
+    details = {
+        "folds": folds,
+        "clips": len(oof),
+        "groups": int(oof["group"].nunique()) if "group" in oof else None,
+        "threshold": threshold,
+        "summary": summary.to_dict(orient="index"),
+    }
     atomic_write(run / "oof_predictions.csv", lambda temp: oof.to_csv(temp, index=False))
     atomic_write(run / "folds.csv", lambda temp: folds_table.to_csv(temp, index=False))
     atomic_write(run / "summary.csv", lambda temp: summary.to_csv(temp))
@@ -184,13 +193,18 @@ def cross_validate(
 
 def make_cli(args: list[str]) -> LightningCLI:
     """The fit configuration of ``args`` instantiated (model, data module, trainer), not run."""
+    from datamodules.exercise import ExerciseDataModule
     from lightning_module.cli import DEFAULT_SEED, DESCRIPTION, FormscoreCLI
     from lightning_module.regressor import ScoreRegressor
-    from datamodules.exercise import ExerciseDataModule
 
     return FormscoreCLI(
-        ScoreRegressor, ExerciseDataModule, seed_everything_default=DEFAULT_SEED, run=False,
-        save_config_callback=None, parser_kwargs={"description": DESCRIPTION}, args=args,
+        ScoreRegressor,
+        ExerciseDataModule,
+        seed_everything_default=DEFAULT_SEED,
+        run=False,
+        save_config_callback=None,
+        parser_kwargs={"description": DESCRIPTION},
+        args=args,
     )
 
 

@@ -84,7 +84,10 @@ def scatter_figure(report: pd.DataFrame, mae: float) -> Figure:
     axes.plot([0, SCORE_SCALE], [0, SCORE_SCALE], color="grey", linestyle="--", linewidth=1)
     axes.scatter(report["true"], report["predicted"], s=14, alpha=0.7)
     axes.set(
-        xlim=(0, SCORE_SCALE), ylim=(0, SCORE_SCALE), xlabel="true score", ylabel="predicted score",
+        xlim=(0, SCORE_SCALE),
+        ylim=(0, SCORE_SCALE),
+        xlabel="true score",
+        ylabel="predicted score",
         title=f"test: MAE {mae:.2f} ({len(report)} videos)",
     )
     figure.tight_layout()

@@ -1,4 +1,4 @@
-"""``ScoreRegressor``: a scoring network (``backbone``: bilstm, gru or tcn) trained with MSE on score / SCORE_SCALE (0..1).
+"""``ScoreRegressor``: a scoring network (``backbone``: bilstm, gru or tcn) trained with MSE on score / SCORE_SCALE.
 
 Batches are dicts: ``x`` (B, NUM_FRAMES, FEATURE_DIMS) float32, ``y`` (B,) float32 in 0..1 (absent
 when predicting) and ``index`` (B,) int64, the row of the datamodule's table for that split
@@ -44,7 +44,8 @@ class ScoreRegressor(LightningModule):
     ) -> None:
         """``input_size``: features per frame (the feature set's width; the CLI links it from ``data.feature_set``).
         ``backbone``: ``bilstm`` (the seed's), ``gru`` or ``tcn`` (lightning_module/backbone.py); ``hidden_size``
-        is the RNN units per direction or the TCN channels; ``bidirectional`` applies to ``gru``, ``causal`` to ``tcn``."""
+        is the RNN units per direction or the TCN channels;
+        ``bidirectional`` applies to ``gru``, ``causal`` to ``tcn``."""
         super().__init__()
         self.save_hyperparameters()
         self.model = build_scorer(Architecture(backbone, input_size, hidden_size, dropout, bidirectional, causal))
@@ -66,8 +67,13 @@ class ScoreRegressor(LightningModule):
         loss = F.mse_loss(predicted, batch["y"])
         training = split == "train"
         self.log(
-            f"{split}/loss", loss, on_step=training, on_epoch=True, prog_bar=True,
-            batch_size=len(predicted), sync_dist=not training,
+            f"{split}/loss",
+            loss,
+            on_step=training,
+            on_epoch=True,
+            prog_bar=True,
+            batch_size=len(predicted),
+            sync_dist=not training,
         )
         getattr(self, f"{split}_metrics").update(predicted.detach(), batch["y"])
         return loss, predicted

@@ -16,8 +16,41 @@ from preprocessing.constants import NUM_FRAMES
 
 # BlazePose landmark order with left and right exchanged (nose stays; eyes, ears, mouth, limbs swap).
 MIRROR_PERMUTATION = np.array(
-    [0, 4, 5, 6, 1, 2, 3, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15, 18, 17, 20, 19, 22, 21, 24, 23, 26, 25, 28, 27, 30, 29,
-     32, 31]
+    [
+        0,
+        4,
+        5,
+        6,
+        1,
+        2,
+        3,
+        8,
+        7,
+        10,
+        9,
+        12,
+        11,
+        14,
+        13,
+        16,
+        15,
+        18,
+        17,
+        20,
+        19,
+        22,
+        21,
+        24,
+        23,
+        26,
+        25,
+        28,
+        27,
+        30,
+        29,
+        32,
+        31,
+    ]
 )
 
 
@@ -87,7 +120,10 @@ def resample(track: PoseSequence, rng: np.random.Generator | None, min_span: flo
     targets = np.linspace(start, end, NUM_FRAMES) + noise * (end - start) / (NUM_FRAMES - 1)
     chosen = np.abs(track.frame_indices[None, :] - targets[:, None]).argmin(1)
     return dataclasses.replace(
-        track, landmarks=track.landmarks[chosen], detected=track.detected[chosen], frame_indices=track.frame_indices[chosen]
+        track,
+        landmarks=track.landmarks[chosen],
+        detected=track.detected[chosen],
+        frame_indices=track.frame_indices[chosen],
     )
 
 

@@ -108,7 +108,7 @@ def targets(frame: pd.DataFrame, label_scores: Mapping[str, float]) -> tuple[lis
 
 
 def split_of(video: Path, train_folder: str, test_folder: str) -> str | None:
-    """"train" / "test" from the nearest enclosing folder named like the exercise's folders, or None."""
+    """ "train" / "test" from the nearest enclosing folder named like the exercise's folders, or None."""
     for parent in video.parents:
         if parent.name == train_folder:
             return "train"
@@ -175,7 +175,7 @@ def row_issues(
     issues: list[Issue] = []
     first_line: dict[Path, int] = {}
     splits = frame["split"].str.strip().str.lower() if "split" in frame.columns and folders is None else None
-    for position, (line, text, video) in enumerate(zip(frame.index, frame["video"], videos)):
+    for position, (line, text, video) in enumerate(zip(frame.index, frame["video"], videos, strict=False)):
         problems = [target_problems[position]]
         if splits is not None and splits.iloc[position] not in SPLITS:
             problems.append(f"split {frame['split'].iloc[position]!r} is not one of {', '.join(SPLITS)}")
@@ -244,7 +244,7 @@ def check_detections(
     """
     issues = [
         (int(line), f"{video}: no person detected in any sampled frame")
-        for line, video in zip(df["line"], df["video"])
+        for line, video in zip(df["line"], df["video"], strict=False)
         if not detected_any[video]
     ]
     bad_lines = apply_policy(issues, Path(csv_path), policy)

@@ -289,9 +289,7 @@ def ease(fraction: np.ndarray) -> np.ndarray:
     return (1.0 - np.cos(np.pi * np.clip(fraction, 0.0, 1.0))) / 2.0
 
 
-def movement_depth(
-    times: np.ndarray, start: float, seconds: float, descent: float, hold: float
-) -> np.ndarray:
+def movement_depth(times: np.ndarray, start: float, seconds: float, descent: float, hold: float) -> np.ndarray:
     """Depth at ``times`` of a repetition starting at ``start``: descent, bottom hold, ascent (fractions)."""
     phase = (times - start) / seconds
     going_down = ease(phase / descent)
@@ -316,9 +314,7 @@ def sample_timeline(seconds: float, tempo_severity: float, rng: np.random.Genera
 # Kinematic chains shared by the exercises
 
 
-def foot_points(
-    toe: np.ndarray, forward: np.ndarray, heel_raise: np.ndarray, body: Body
-) -> tuple[np.ndarray, ...]:
+def foot_points(toe: np.ndarray, forward: np.ndarray, heel_raise: np.ndarray, body: Body) -> tuple[np.ndarray, ...]:
     """Ankle, heel and toe (T, 3) of a foot pointing ``forward`` with its heel raised about the toe."""
     axis = unit(np.cross(UP, forward))
     heel = -body.foot * forward + 0.02 * UP  # the toe point is on the floor
@@ -336,9 +332,7 @@ def leg_from_ankle(
     return knee, knee + body.thigh * direction(-np.asarray(thigh_angle), forward)
 
 
-def place_hips(
-    knee: np.ndarray, hip: np.ndarray, hip_x: np.ndarray, body: Body
-) -> tuple[np.ndarray, np.ndarray]:
+def place_hips(knee: np.ndarray, hip: np.ndarray, hip_x: np.ndarray, body: Body) -> tuple[np.ndarray, np.ndarray]:
     """Shift a leg sideways so its hip lies at ``hip_x`` (knee by the shank's share of the leg)."""
     shift = (hip_x - hip[:, 0])[:, None] * LEFT_AXIS
     return knee + shift * body.shank / (body.shank + body.thigh), hip + shift
@@ -362,9 +356,7 @@ def trunk(
     shoulder_centre = centre + body.torso / 2 * (direction(lean, FORWARD) + direction(upper, FORWARD))
     radians = np.radians(tilt)[:, None]
     across = np.cos(radians) * LEFT_AXIS + np.sin(radians) * UP
-    shoulders = (
-        shoulder_centre[:, None] + SIDE_SIGN[None, :, None] * across[:, None] * body.shoulder_width / 2
-    )
+    shoulders = shoulder_centre[:, None] + SIDE_SIGN[None, :, None] * across[:, None] * body.shoulder_width / 2
     head_up = direction(upper + neck_flex, FORWARD)
     return {
         "shoulder": shoulders,
@@ -394,9 +386,7 @@ def stack_sides(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return np.stack([left, right], axis=1)
 
 
-def feet(
-    toes: np.ndarray, forwards: Sequence[np.ndarray], heel_raise: Sequence[np.ndarray], body: Body
-) -> Joints:
+def feet(toes: np.ndarray, forwards: Sequence[np.ndarray], heel_raise: Sequence[np.ndarray], body: Body) -> Joints:
     """Ankles, heels and toes of both feet (toes (2, 3) on the floor)."""
     parts = [foot_points(toes[side], forwards[side], heel_raise[side], body) for side in SIDES]
     return {name: stack_sides(parts[0][k], parts[1][k]) for k, name in enumerate(("ankle", "heel", "toe"))}
@@ -423,9 +413,7 @@ def squat_joints(subject: Subject, severity: dict[str, float], timeline: Timelin
     thigh_bottom = lerp(108.0, 45.0, severity["depth"])  # degrees from vertical; 90 = parallel
     forwards = [turned_out(side, subject.toe_out) for side in SIDES]
     half_stance = subject.stance * body.hip_width / 2
-    toes = np.array(
-        [SIDE_SIGN[side] * half_stance * LEFT_AXIS + 0.72 * body.foot * forwards[side] for side in SIDES]
-    )
+    toes = np.array([SIDE_SIGN[side] * half_stance * LEFT_AXIS + 0.72 * body.foot * forwards[side] for side in SIDES])
     heel_raise = 30.0 * severity["heel_lift"] * m
     joints = feet(toes, forwards, [heel_raise, heel_raise], body)
     weak = subject.lead_side
@@ -445,9 +433,7 @@ def squat_joints(subject: Subject, severity: dict[str, float], timeline: Timelin
     rounding = 25.0 * severity["torso_lean"] * m
     tilt = SIDE_SIGN[weak] * 8.0 * severity["asymmetry"] * m
     joints.update(trunk(joints["hip"], lean, rounding, subject.neck_flex, tilt, body))
-    joints.update(
-        arms_forward(joints["shoulder"], lerp(10.0, 20.0 + 70.0 * subject.arm_reach, m), 15.0, body)
-    )
+    joints.update(arms_forward(joints["shoulder"], lerp(10.0, 20.0 + 70.0 * subject.arm_reach, m), 15.0, body))
     return joints
 
 
@@ -465,9 +451,7 @@ def lunge_stance(subject: Subject, severity: dict[str, float]) -> tuple[np.ndarr
     _, hip = leg_from_ankle(front_ankle[None], FORWARD, shank, thigh, body)
     pelvis = np.array([0.0, hip[0, 1], hip[0, 2]])
     hip_height, back_raise = pelvis[1], 55.0
-    knee_height = max(
-        float(lerp(0.06, 0.34, severity["back_knee"])) * body.height / 1.75, hip_height - body.thigh
-    )
+    knee_height = max(float(lerp(0.06, 0.34, severity["back_knee"])) * body.height / 1.75, hip_height - body.thigh)
     knee_z = pelvis[2] - np.sqrt(max(body.thigh**2 - (hip_height - knee_height) ** 2, 0.0))
     ankle_from_toe = foot_points(np.zeros(3), FORWARD, np.array([back_raise]), body)[0][0]
     ankle_z = knee_z - np.sqrt(max(body.shank**2 - (knee_height - ankle_from_toe[1]) ** 2, 0.0))
@@ -493,8 +477,7 @@ def lunge_joints(subject: Subject, severity: dict[str, float], timeline: Timelin
     ankles = joints["ankle"][0]
     reach = 0.96 * (body.thigh + body.shank)  # at the top, hips as high as nearly straight legs allow
     top = min(
-        ankles[side, 1] + np.sqrt(max(reach**2 - (pelvis_bottom[2] - ankles[side, 2]) ** 2, 0.0))
-        for side in SIDES
+        ankles[side, 1] + np.sqrt(max(reach**2 - (pelvis_bottom[2] - ankles[side, 2]) ** 2, 0.0)) for side in SIDES
     )
     sway = severity["balance"] * np.sin(2 * np.pi * 1.3 * timeline.times + 7.0 * severity["balance"])
     pelvis = lerp(pelvis_bottom + UP * (top - pelvis_bottom[1]), pelvis_bottom, m[:, None])
@@ -502,10 +485,7 @@ def lunge_joints(subject: Subject, severity: dict[str, float], timeline: Timelin
     hips = pelvis[:, None] + SIDE_SIGN[None, :, None] * LEFT_AXIS * body.hip_width / 2
     wobble = -SIDE_SIGN[subject.lead_side] * 0.6 * sway[:, None] * LEFT_AXIS
     bends = [FORWARD + wobble * (side == subject.lead_side) for side in SIDES]
-    knees = [
-        two_link(hips[:, side], joints["ankle"][:, side], body.thigh, body.shank, bends[side])
-        for side in SIDES
-    ]
+    knees = [two_link(hips[:, side], joints["ankle"][:, side], body.thigh, body.shank, bends[side]) for side in SIDES]
     joints.update(hip=hips, knee=stack_sides(*knees))
     lean = 3.0 + (5.0 + 35.0 * severity["torso_lean"]) * m
     joints.update(trunk(hips, lean, np.zeros_like(m), subject.neck_flex, 10.0 * sway, body))
@@ -868,9 +848,7 @@ def generate_exercise(
         folder = train_folder if number <= train_subjects else test_folder
         (data_dir / folder).mkdir(parents=True, exist_ok=True)
         for index in range(reps_per_subject):
-            rep = make_repetition(
-                model, subject, index, reps_per_subject, subject_rng(seed, exercise, number, index)
-            )
+            rep = make_repetition(model, subject, index, reps_per_subject, subject_rng(seed, exercise, number, index))
             video = f"{folder}/{subject.name}_rep{index + 1:03d}{POSE_FILE_SUFFIX}"
             save_pose(data_dir / video, rep.sequence)
             rows.append(manifest_row(video, subject, rep, model.faults))
@@ -923,14 +901,10 @@ def summary(csv_path: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: write the demo data set and print what was written."""
-    parser = argparse.ArgumentParser(
-        description="Write the embedded demo data set (pose files + score CSVs)."
-    )
+    parser = argparse.ArgumentParser(description="Write the embedded demo data set (pose files + score CSVs).")
     parser.add_argument("--data_dir", type=Path, default=Path("data"), help="output folder (default: data)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--exercises", nargs="+", choices=list(EXERCISE_MODELS), default=list(EXERCISE_MODELS)
-    )
+    parser.add_argument("--exercises", nargs="+", choices=list(EXERCISE_MODELS), default=list(EXERCISE_MODELS))
     parser.add_argument("--train_subjects", type=int, default=TRAIN_SUBJECTS)
     parser.add_argument("--test_subjects", type=int, default=TEST_SUBJECTS)
     parser.add_argument("--reps_per_subject", type=int, default=REPS_PER_SUBJECT)

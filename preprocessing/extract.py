@@ -158,7 +158,9 @@ def cached_result(path: Path, settings: PoseSettings, cache_dir: Path) -> VideoR
     """The result of a video whose pose is already cached (or a ``*.pose.npz`` file), read in this
     process; None when a worker has to look at it (not cached, corrupt entry, missing or bad file)."""
     try:
-        return sequence_result(path, load_pose(path if is_pose_file(path) else cache_entry(path, settings, cache_dir)), True)
+        return sequence_result(
+            path, load_pose(path if is_pose_file(path) else cache_entry(path, settings, cache_dir)), True
+        )
     except (OSError, CorruptEntryError):
         return None
 
@@ -214,8 +216,11 @@ def outcome(path: Path, future: Future, time_limit: float, deaths: dict[Path, in
     try:
         return future.result()
     except FutureTimeout:
-        return VideoResult(str(path), error=f"{path}: took longer than {time_limit:g} s (a stalled decoder or a "
-                           "damaged stream?); its worker was stopped")
+        return VideoResult(
+            str(path),
+            error=f"{path}: took longer than {time_limit:g} s (a stalled decoder or a "
+            "damaged stream?); its worker was stopped",
+        )
     except ProcessExpired as error:
         deaths[path] = deaths.get(path, 0) + 1
         if deaths[path] < MAX_DEATHS_PER_VIDEO:
@@ -226,7 +231,11 @@ def outcome(path: Path, future: Future, time_limit: float, deaths: dict[Path, in
 
 
 def run_pool(
-    queue: deque[Path], workers: int, settings: PoseSettings, cache_dir: Path, time_limit: float,
+    queue: deque[Path],
+    workers: int,
+    settings: PoseSettings,
+    cache_dir: Path,
+    time_limit: float,
     deaths: dict[Path, int],
 ) -> Generator[VideoResult, None, bool]:
     """Yield the results of the videos of ``queue`` (consumed; a video whose worker died goes back in
@@ -380,20 +389,37 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Run BlazePose on videos and fill the keypoint cache (parallel, resumable, shardable).",
     )
     parser.add_argument("inputs", nargs="*", type=Path, help="video files or folders (searched recursively)")
-    parser.add_argument("--csv", type=Path, action="append", default=[],
-                        help="scores CSV whose 'video' column lists the videos (repeatable)")
-    parser.add_argument("--data_dir", type=Path, default=Path("data"),
-                        help="base of the CSV's relative video paths; searched when no input or CSV is given")
+    parser.add_argument(
+        "--csv",
+        type=Path,
+        action="append",
+        default=[],
+        help="scores CSV whose 'video' column lists the videos (repeatable)",
+    )
+    parser.add_argument(
+        "--data_dir",
+        type=Path,
+        default=Path("data"),
+        help="base of the CSV's relative video paths; searched when no input or CSV is given",
+    )
     parser.add_argument("--cache_dir", type=Path, default=Path(DEFAULT_CACHE_DIR))
-    parser.add_argument("--num_workers", type=int, default=len(os.sched_getaffinity(0)),
-                        help="worker processes (0 or 1: in this process); default: the usable CPU cores")
+    parser.add_argument(
+        "--num_workers",
+        type=int,
+        default=len(os.sched_getaffinity(0)),
+        help="worker processes (0 or 1: in this process); default: the usable CPU cores",
+    )
     parser.add_argument("--shard", default=None, help="K/N: only every N-th video of the sorted list, from K")
-    parser.add_argument("--model_path", default=None, help="a pose_landmarker_*.task bundle (default: the model "
-                        "shipped with mediapipe)")
+    parser.add_argument(
+        "--model_path", default=None, help="a pose_landmarker_*.task bundle (default: the model shipped with mediapipe)"
+    )
     parser.add_argument("--running_mode", choices=RUNNING_MODES, default="video")
-    parser.add_argument("--time_limit", type=float, default=DEFAULT_TIME_LIMIT_S,
-                        help="seconds per video in a worker process before it is failed as stalled "
-                        f"(default {DEFAULT_TIME_LIMIT_S:g})")
+    parser.add_argument(
+        "--time_limit",
+        type=float,
+        default=DEFAULT_TIME_LIMIT_S,
+        help=f"seconds per video in a worker process before it is failed as stalled (default {DEFAULT_TIME_LIMIT_S:g})",
+    )
     parser.add_argument("--no_progress", action="store_true", help="no progress bar or summary")
     return parser.parse_args(argv)
 

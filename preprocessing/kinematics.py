@@ -98,8 +98,13 @@ def kinematic_features(landmarks: np.ndarray, detected: np.ndarray, aspect: floa
     neck = _angle(hip, shoulder, xy[:, NOSE])
     elbow_spread = np.linalg.norm(xy[:, ELBOW[0]] - xy[:, ELBOW[1]], axis=-1) / torso_length
     wrist_drop = (_mid(xy, WRIST)[:, 1] - shoulder[:, 1]) / torso_length
-    columns += [trunk_inclination, hip_sag, neck, np.minimum(elbow_spread, MAX_RATIO),
-                np.clip(wrist_drop, -MAX_RATIO, MAX_RATIO)]
+    columns += [
+        trunk_inclination,
+        hip_sag,
+        neck,
+        np.minimum(elbow_spread, MAX_RATIO),
+        np.clip(wrist_drop, -MAX_RATIO, MAX_RATIO),
+    ]
     facing = np.where(xy[:, NOSE, 0] >= hip[:, 0], 1.0, -1.0)
     flip = np.stack([facing, np.ones_like(facing)], -1)  # x mirrored so that the person faces +x
     for start, end in BONES.values():
@@ -107,7 +112,9 @@ def kinematic_features(landmarks: np.ndarray, detected: np.ndarray, aspect: floa
         columns += list((_unit((sides * _side_weights(visibility, start, end)[:, :, None]).sum(1)) * flip).T)
     columns += list((_unit(shoulder - hip) * flip).T)
     frames = interpolate_invalid(np.stack(columns, -1), valid)
-    motion = frames[:, [KINEMATIC_NAMES.index(f"{name}_angle") if name in ANGLES else
-                        KINEMATIC_NAMES.index(name) for name in MOTION]]
+    motion = frames[
+        :,
+        [KINEMATIC_NAMES.index(f"{name}_angle") if name in ANGLES else KINEMATIC_NAMES.index(name) for name in MOTION],
+    ]
     velocity = np.diff(motion, axis=0, prepend=motion[:1]) * (NUM_FRAMES - 1)
     return np.concatenate([frames, velocity, valid[:, None]], axis=1).astype(np.float32)

@@ -89,7 +89,9 @@ def signal_of(exercise: str) -> ExerciseSignal:
     return SIGNALS[exercise]
 
 
-def frame_signal(landmarks: np.ndarray, detected: np.ndarray, aspect: float, exercise: str) -> tuple[np.ndarray, np.ndarray]:
+def frame_signal(
+    landmarks: np.ndarray, detected: np.ndarray, aspect: float, exercise: str
+) -> tuple[np.ndarray, np.ndarray]:
     """Height (image y, in frame heights) and body size per frame of (T, 33, 4) landmarks; NaN where
     the visibility gate fails (no person, the landmark pair or the torso not visible)."""
     points = list(signal_of(exercise).points)
@@ -166,8 +168,9 @@ class RepSegmenter:
             last_frame, last_height, last_size = self.raw[-1]
             for gap_frame in self.pending:
                 weight = (gap_frame - last_frame) / (frame - last_frame)
-                reps += self._smooth(gap_frame, last_height + weight * (height - last_height),
-                                     last_size + weight * (size - last_size))
+                reps += self._smooth(
+                    gap_frame, last_height + weight * (height - last_height), last_size + weight * (size - last_size)
+                )
         self.pending = []
         return reps + self._smooth(frame, height, size)
 

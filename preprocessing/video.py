@@ -89,8 +89,9 @@ def read_sampled_frames(path: str | Path, num: int = NUM_FRAMES) -> tuple[list[n
     if total == 0:
         raise VideoError(f"{path}: no decodable frame")
     if total < MIN_DECODED_FRACTION * reported:
-        raise VideoError(f"{path}: truncated or damaged: only {total} of the {reported} frames its header "
-                         "announces can be decoded")
+        raise VideoError(
+            f"{path}: truncated or damaged: only {total} of the {reported} frames its header announces can be decoded"
+        )
     indices = sample_indices(total, num)
     if total != reported:  # the container's count was wrong: read again for the right indices
         with opened_video(path) as capture:

@@ -33,6 +33,7 @@ import numpy as np  # noqa: E402
 from cli import run_command  # noqa: E402
 from export.metadata import ArtifactError, check_artifact, feature_set_of, pose_settings_of  # noqa: E402
 from export.runtime import backend_of, load_predictor  # noqa: E402
+from export.session import run_sets  # noqa: E402
 from preprocessing.cache import CorruptEntryError, PoseSequence  # noqa: E402
 from preprocessing.constants import DEFAULT_CACHE_DIR, NUM_FRAMES  # noqa: E402
 from preprocessing.dataset import EXERCISES  # noqa: E402
@@ -40,7 +41,6 @@ from preprocessing.features import extract_pose, is_pose_file, sequence_features
 from preprocessing.files import NotWritableError, check_writable  # noqa: E402
 from preprocessing.pose import PoseEstimator  # noqa: E402
 from preprocessing.video import VideoError  # noqa: E402
-from export.session import run_sets  # noqa: E402
 
 DEFAULT_EXERCISE = "squat"
 DEFAULT_MODEL_DIR = REPO / "checkpoints"
@@ -50,18 +50,29 @@ MIN_PERSON_FRAMES = NUM_FRAMES // 2  # a person in fewer sampled frames: the sco
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("videos", nargs="*", help="video files (or pre-extracted *.pose.npz files)")
-    parser.add_argument("--exercise", choices=sorted(EXERCISES),
-                        help="picks the model checkpoints/<exercise>_scorer.onnx (default squat); with --model, "
-                        "the model must be one of this exercise")
-    parser.add_argument("--model", help="exported artifact: .onnx (default kind), .keras, .tflite, or a SavedModel folder")
+    parser.add_argument(
+        "--exercise",
+        choices=sorted(EXERCISES),
+        help="picks the model checkpoints/<exercise>_scorer.onnx (default squat); with --model, "
+        "the model must be one of this exercise",
+    )
+    parser.add_argument(
+        "--model", help="exported artifact: .onnx (default kind), .keras, .tflite, or a SavedModel folder"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of text lines")
-    parser.add_argument("--cache_dir", default=str(REPO / DEFAULT_CACHE_DIR),
-                        help=f"keypoint cache (default <repository>/{DEFAULT_CACHE_DIR}; if it cannot be written, "
-                        "poses are kept in memory)")
+    parser.add_argument(
+        "--cache_dir",
+        default=str(REPO / DEFAULT_CACHE_DIR),
+        help=f"keypoint cache (default <repository>/{DEFAULT_CACHE_DIR}; if it cannot be written, "
+        "poses are kept in memory)",
+    )
     parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads (default 1)")
-    parser.add_argument("--reps", action="store_true", help="a set: find the repetitions, score each (export/session.py)")
-    parser.add_argument("--annotate", metavar="OUT.mp4", help="with --reps (one video): write the annotated video "
-                        "and OUT_signal.png")
+    parser.add_argument(
+        "--reps", action="store_true", help="a set: find the repetitions, score each (export/session.py)"
+    )
+    parser.add_argument(
+        "--annotate", metavar="OUT.mp4", help="with --reps (one video): write the annotated video and OUT_signal.png"
+    )
     parser.add_argument("--live", metavar="SOURCE", help="score repetitions live: camera index, URL or a file")
     parser.add_argument("--stride", type=int, default=1, help="--reps/--live: pose on every N-th frame (default 1)")
     parser.add_argument("--show", action="store_true", help="--live: show the annotated frames in a window")
@@ -96,16 +107,24 @@ class Scorer:
             sequence = extract_pose(video, self.settings, self._estimator)
         distinct = len(np.unique(sequence.frame_indices))
         if distinct < NUM_FRAMES:
-            raise VideoError(f"{video}: too short to score: {sequence.total_frames} frame(s), fewer than the "
-                             f"{NUM_FRAMES} the model samples")
+            raise VideoError(
+                f"{video}: too short to score: {sequence.total_frames} frame(s), fewer than the "
+                f"{NUM_FRAMES} the model samples"
+            )
         with_person = int(sequence.detected.sum())
         if with_person == 0:
             raise VideoError(f"{video}: no person found in any of the {NUM_FRAMES} sampled frames")
-        facts = {"frames_with_person": with_person, "num_frames": NUM_FRAMES, "distinct_frames": distinct,
-                 "total_frames": sequence.total_frames}
+        facts = {
+            "frames_with_person": with_person,
+            "num_frames": NUM_FRAMES,
+            "distinct_frames": distinct,
+            "total_frames": sequence.total_frames,
+        }
         if with_person < MIN_PERSON_FRAMES:
-            facts["warning"] = (f"person in only {with_person} of {NUM_FRAMES} frames (fewer than "
-                                f"{MIN_PERSON_FRAMES}): the score is unreliable")
+            facts["warning"] = (
+                f"person in only {with_person} of {NUM_FRAMES} frames (fewer than "
+                f"{MIN_PERSON_FRAMES}): the score is unreliable"
+            )
         return sequence_features(sequence, self.feature_set), facts
 
     def scores(self, features: list[np.ndarray]) -> list[float]:
@@ -172,16 +191,22 @@ def main(argv: list[str] | None = None) -> int:
         elif "warning" in result:
             print(f"warning: {result['video']}: {result['warning']}", file=sys.stderr)
     if args.json:
-        document = {"model": str(scorer.artifact), "backend": scorer.backend,
-                    "exercise": scorer.metadata["exercise"], "results": results}
+        document = {
+            "model": str(scorer.artifact),
+            "backend": scorer.backend,
+            "exercise": scorer.metadata["exercise"],
+            "results": results,
+        }
         print(json.dumps(document, indent=2))
     else:
         print(f"model: {scorer.artifact} ({scorer.metadata['exercise']}, {scorer.backend})")
         for result in (r for r in results if "error" not in r):
             flag = " WARNING: unreliable, see above" if "warning" in result else ""
-            print(f"{result['video']}: score {result['score']:.1f}/100 (person in {result['frames_with_person']}/"
-                  f"{NUM_FRAMES} frames; {result['distinct_frames']} distinct frames of {result['total_frames']})"
-                  f"{flag}")
+            print(
+                f"{result['video']}: score {result['score']:.1f}/100 (person in {result['frames_with_person']}/"
+                f"{NUM_FRAMES} frames; {result['distinct_frames']} distinct frames of {result['total_frames']})"
+                f"{flag}"
+            )
     return 1 if any("error" in result for result in results) else 0
 
 

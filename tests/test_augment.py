@@ -26,7 +26,9 @@ from preprocessing.normalize import valid_frames
 LEFT_WRIST, RIGHT_WRIST = 15, 16
 
 
-def pose(length: int = NUM_FRAMES, seed: int = 0, aspect: float = 16 / 9, missing: tuple[int, ...] = (3,)) -> PoseSequence:
+def pose(
+    length: int = NUM_FRAMES, seed: int = 0, aspect: float = 16 / 9, missing: tuple[int, ...] = (3,)
+) -> PoseSequence:
     """A plausible side-view push-up: body roughly horizontal, arms bending, some frames missing."""
     rng = np.random.default_rng(seed)
     landmarks = np.zeros((length, 33, 4), np.float32)
@@ -48,7 +50,9 @@ def test_mirror_twice_is_the_identity_and_swaps_left_and_right():
     once, twice = mirror(sequence), mirror(mirror(sequence))
     np.testing.assert_allclose(twice.landmarks, sequence.landmarks, atol=1e-6)
     valid = sequence.detected
-    np.testing.assert_allclose(once.landmarks[valid, LEFT_WRIST, 0], 1 - sequence.landmarks[valid, RIGHT_WRIST, 0], atol=1e-6)
+    np.testing.assert_allclose(
+        once.landmarks[valid, LEFT_WRIST, 0], 1 - sequence.landmarks[valid, RIGHT_WRIST, 0], atol=1e-6
+    )
     np.testing.assert_array_equal(once.landmarks[valid, LEFT_WRIST, 1:], sequence.landmarks[valid, RIGHT_WRIST, 1:])
     assert sorted(MIRROR_PERMUTATION) == list(range(33))
     assert (MIRROR_PERMUTATION[MIRROR_PERMUTATION] == np.arange(33)).all()

@@ -26,9 +26,20 @@ ARCHITECTURES = {
 }
 # The seed's BiLSTMScorer state dict: existing checkpoints must keep loading.
 SEED_KEYS = {
-    "lstm.weight_ih_l0", "lstm.weight_hh_l0", "lstm.bias_ih_l0", "lstm.bias_hh_l0", "lstm.weight_ih_l0_reverse",
-    "lstm.weight_hh_l0_reverse", "lstm.bias_ih_l0_reverse", "lstm.bias_hh_l0_reverse", "dense1.weight", "dense1.bias",
-    "dense2.weight", "dense2.bias", "out.weight", "out.bias",
+    "lstm.weight_ih_l0",
+    "lstm.weight_hh_l0",
+    "lstm.bias_ih_l0",
+    "lstm.bias_hh_l0",
+    "lstm.weight_ih_l0_reverse",
+    "lstm.weight_hh_l0_reverse",
+    "lstm.bias_ih_l0_reverse",
+    "lstm.bias_hh_l0_reverse",
+    "dense1.weight",
+    "dense1.bias",
+    "dense2.weight",
+    "dense2.bias",
+    "out.weight",
+    "out.bias",
 }
 
 
@@ -132,8 +143,15 @@ def test_short_fit_beats_predicting_the_mean(backbone: str, epochs: int, squat_d
     data = squat_data
     model = ScoreRegressor(backbone=backbone, hidden_size=64, lr=3e-3, input_size=FEATURE_DIMS, bidirectional=False)
     trainer = Trainer(
-        accelerator="cpu", devices=1, max_epochs=epochs, logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0, default_root_dir=tmp_path,
+        accelerator="cpu",
+        devices=1,
+        max_epochs=epochs,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        default_root_dir=tmp_path,
     )
     trainer.fit(model, train_dataloaders=data.train_dataloader(), val_dataloaders=data.val_dataloader())
     val_mae = float(trainer.callback_metrics["val/mae"])

@@ -128,11 +128,16 @@ def write_bare_npy(path: Path) -> None:
 def write_arrays(**changes):
     def write(path: Path) -> None:
         good = sequence()
-        arrays = {"landmarks": good.landmarks, "detected": good.detected,
-                  "frame_indices": good.frame_indices, "total_frames": np.int64(40)}
+        arrays = {
+            "landmarks": good.landmarks,
+            "detected": good.detected,
+            "frame_indices": good.frame_indices,
+            "total_frames": np.int64(40),
+        }
         arrays.update(changes)
         with open(path, "wb") as handle:
             np.savez(handle, **{name: value for name, value in arrays.items() if value is not None})
+
     return write
 
 

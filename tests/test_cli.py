@@ -78,8 +78,15 @@ def test_test_writes_per_video_csv_and_plot(
 
 def short_fit_args(demo_data_dir: Path, seed: int, *extra: str) -> list[str]:
     return [
-        "fit", *config_args(REPO / "squat.yaml", demo_data_dir), "--seed_everything", str(seed),
-        "--trainer.max_epochs", "2", "--trainer.limit_train_batches", "3", *extra,
+        "fit",
+        *config_args(REPO / "squat.yaml", demo_data_dir),
+        "--seed_everything",
+        str(seed),
+        "--trainer.max_epochs",
+        "2",
+        "--trainer.limit_train_batches",
+        "3",
+        *extra,
     ]
 
 
@@ -111,8 +118,18 @@ def test_optimizer_and_scheduler_come_from_the_command_line(
     demo_data_dir: Path, run_cli: RunCli, tmp_path: Path
 ) -> None:
     args = [
-        "fit", *config_args(REPO / "squat.yaml", demo_data_dir, *FAST), "--optimizer", "SGD", "--optimizer.lr", "0.05",
-        "--optimizer.momentum", "0.9", "--lr_scheduler", "StepLR", "--lr_scheduler.step_size", "1",
+        "fit",
+        *config_args(REPO / "squat.yaml", demo_data_dir, *FAST),
+        "--optimizer",
+        "SGD",
+        "--optimizer.lr",
+        "0.05",
+        "--optimizer.momentum",
+        "0.9",
+        "--lr_scheduler",
+        "StepLR",
+        "--lr_scheduler.step_size",
+        "1",
     ]
     with pytest.warns(UserWarning, match="configure_optimizers` will be overridden"):
         trainer = run_cli(args, tmp_path).trainer
@@ -129,38 +146,58 @@ def test_predict_scores_a_folder_of_real_videos(
     for name in ("first.mp4", "second.mp4"):
         shutil.copy(carphone_video(), folder / name)
     args = [
-        "predict", *config_args(REPO / "squat.yaml", demo_data_dir), "--ckpt_path", str(trained_squat_ckpt),
-        "--data.predict_paths", f"[{folder}]", "--data.extract_workers", "1",
-        "--prediction_writer.output_path", str(tmp_path / "scores.csv"),
+        "predict",
+        *config_args(REPO / "squat.yaml", demo_data_dir),
+        "--ckpt_path",
+        str(trained_squat_ckpt),
+        "--data.predict_paths",
+        f"[{folder}]",
+        "--data.extract_workers",
+        "1",
+        "--prediction_writer.output_path",
+        str(tmp_path / "scores.csv"),
     ]
     run_cli(args, tmp_path / "work")
     predictions = pd.read_csv(tmp_path / "scores.csv")
     assert [Path(video).name for video in predictions.video] == ["first.mp4", "second.mp4"]
     assert predictions.score.between(0, 100).all()
     assert predictions.score.iloc[0] == pytest.approx(predictions.score.iloc[1], abs=1e-6), "same clip, same score"
-    assert len(list((tmp_path / "work" / "checkpoints" / "keypoints_cache").glob("*.npz"))) == 1  # same bytes, one entry
+    assert (
+        len(list((tmp_path / "work" / "checkpoints" / "keypoints_cache").glob("*.npz"))) == 1
+    )  # same bytes, one entry
 
 
 def run_ddp(subcommand: str, cwd: Path, *args: str) -> str:
     """``python cli.py <subcommand> squat.yaml ... args`` on 2 CPU processes (gloo); its output."""
     command = [
-        sys.executable, str(REPO / "cli.py"), subcommand, "--config", str(REPO / "squat.yaml"),
-        "--trainer.accelerator", "cpu", "--trainer.devices", "2", "--trainer.strategy", "ddp", *args,
+        sys.executable,
+        str(REPO / "cli.py"),
+        subcommand,
+        "--config",
+        str(REPO / "squat.yaml"),
+        "--trainer.accelerator",
+        "cpu",
+        "--trainer.devices",
+        "2",
+        "--trainer.strategy",
+        "ddp",
+        *args,
     ]
     process = subprocess.Popen(
         command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
     )
     try:
-        output = process.communicate(timeout=300)[0]
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)  # both ranks: a hung collective ignores SIGTERM
-        raise
+        output = process.communicate(timeout=240)[0]
+    finally:  # a timeout, or the per-test limit's signal: kill both ranks (a hung collective ignores SIGTERM)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
     assert process.returncode == 0, output[-3000:]
     assert "GLOBAL_RANK: 1, MEMBER: 2/2" in output, "the second process must really run"
     return output
 
 
 @pytest.mark.ddp
+@pytest.mark.timeout(720)  # three 2-process runs, each bounded at 240 s above
 def test_two_process_cpu_ddp_fit_test_predict(squat_fit: FitRun, demo_data_dir: Path, tmp_path: Path) -> None:
     """Fit: two gloo processes, each with half of the single-device batch (same epochs, same number of
     optimizer steps) must give about as good a model. Test / predict: every video exactly once in the
@@ -179,7 +216,18 @@ def test_two_process_cpu_ddp_fit_test_predict(squat_fit: FitRun, demo_data_dir: 
     assert sorted(report.video) == sorted(str(path) for path in test_videos)
 
     videos = sorted(str(path) for path in test_videos)[:5]
-    run_ddp("predict", tmp_path, *data, "--ckpt_path", str(best_ckpt), "--trainer.logger", "false",
-            "--data.batch_size", "2", "--data.predict_paths", f"[{','.join(videos)}]")
+    run_ddp(
+        "predict",
+        tmp_path,
+        *data,
+        "--ckpt_path",
+        str(best_ckpt),
+        "--trainer.logger",
+        "false",
+        "--data.batch_size",
+        "2",
+        "--data.predict_paths",
+        f"[{','.join(videos)}]",
+    )
     predictions = pd.read_csv(tmp_path / PREDICTIONS_CSV)
     assert list(predictions.video) == videos and predictions.score.between(0, 100).all()

@@ -6,10 +6,10 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REPO, run_in
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import REPO, run_in
 from datamodules.exercise import ExerciseDataModule, grouped_folds
 from lightning_module.crossval import fold_metrics, midpoint
 from preprocessing.dataset import DataValidationError, load_scores
@@ -46,8 +46,10 @@ def test_too_few_groups_for_the_folds_is_a_clear_error():
 def test_labels_map_to_scores_groups_group_and_split_column_splits(tmp_path, demo_data_dir):
     pose = next((demo_data_dir / "PushUps_train").glob("*.pose.npz"))
     rows = [
-        ("x/a.pose.npz", "correct", "r1", "train"), ("x/b.pose.npz", "Incorrect", "r1", "train"),
-        ("x/c.pose.npz", "1", "r2", "test"), ("x/d.pose.npz", "0", "r3", "train"),
+        ("x/a.pose.npz", "correct", "r1", "train"),
+        ("x/b.pose.npz", "Incorrect", "r1", "train"),
+        ("x/c.pose.npz", "1", "r2", "test"),
+        ("x/d.pose.npz", "0", "r3", "train"),
     ]
     (tmp_path / "x").mkdir()
     for video, *_ in rows:
@@ -58,10 +60,14 @@ def test_labels_map_to_scores_groups_group_and_split_column_splits(tmp_path, dem
     assert table["score"].tolist() == [90.0, 20.0, 90.0, 20.0]
     assert table["group"].tolist() == ["r1", "r1", "r2", "r3"]
     assert table["split"].tolist() == ["train", "train", "test", "train"]
-    custom = load_scores(csv, tmp_path, split_by_folder=False, label_scores={"correct": 100, "incorrect": 0, "1": 100, "0": 0})
+    custom = load_scores(
+        csv, tmp_path, split_by_folder=False, label_scores={"correct": 100, "incorrect": 0, "1": 100, "0": 0}
+    )
     assert custom["score"].tolist() == [100.0, 0.0, 100.0, 0.0]
     pd.DataFrame([("x/a.pose.npz", "good", "r1")], columns=["video", "label", "group"]).to_csv(csv, index=False)
-    with pytest.raises(DataValidationError, match=r"anything.csv line 2: label 'good' is not one of correct, incorrect"):
+    with pytest.raises(
+        DataValidationError, match=r"anything.csv line 2: label 'good' is not one of correct, incorrect"
+    ):
         load_scores(csv, tmp_path, split_by_folder=False)
 
 
@@ -72,10 +78,18 @@ def test_data_module_reads_any_csv_relative_to_its_folder_and_holds_out_a_fold(t
     rows = []
     for index, pose in enumerate(source):
         (folder / "clips" / pose.name).write_bytes(pose.read_bytes())
-        rows.append({"video": f"clips/{pose.name}", "label": "correct" if index % 2 else "incorrect", "group": f"g{index // 3}"})
+        rows.append(
+            {"video": f"clips/{pose.name}", "label": "correct" if index % 2 else "incorrect", "group": f"g{index // 3}"}
+        )
     pd.DataFrame(rows).to_csv(folder / "manifest.csv", index=False)
-    module = ExerciseDataModule(exercise="pushup", csv=str(folder / "manifest.csv"), folds=4, fold=1,
-                                feature_set="kinematic", cache_dir=str(tmp_path / "cache"))
+    module = ExerciseDataModule(
+        exercise="pushup",
+        csv=str(folder / "manifest.csv"),
+        folds=4,
+        fold=1,
+        feature_set="kinematic",
+        cache_dir=str(tmp_path / "cache"),
+    )
     module.setup("fit")
     module.setup("test")
     tables = module.tables
@@ -99,13 +113,31 @@ def test_cv_runs_end_to_end_on_real_pushup_clips(tmp_path):
         pytest.skip(f"{REAL_PUSHUPS} is absent (team material, not part of the project)")
     rows = pd.read_csv(manifest)
     rows = rows[rows["frames"] <= 90]
-    chosen = pd.concat([rows[rows["label"] == label].drop_duplicates("group").head(3) for label in ("correct", "incorrect")])
+    chosen = pd.concat(
+        [rows[rows["label"] == label].drop_duplicates("group").head(3) for label in ("correct", "incorrect")]
+    )
     chosen = chosen.assign(video=[str(REAL_PUSHUPS / video) for video in chosen["video"]])
     chosen[["video", "label", "group"]].to_csv(tmp_path / "subset.csv", index=False)
     run = tmp_path / "run"
-    args = ["cv", "--config", str(REPO / "pushup.yaml"), "--data.csv", str(tmp_path / "subset.csv"),
-            "--data.cache_dir", str(tmp_path / "cache"), "--data.val_fraction", "0.34", "--folds", "3",
-            "--trainer.max_epochs", "2", "--trainer.accelerator", "cpu", "--run_dir", str(run)]
+    args = [
+        "cv",
+        "--config",
+        str(REPO / "pushup.yaml"),
+        "--data.csv",
+        str(tmp_path / "subset.csv"),
+        "--data.cache_dir",
+        str(tmp_path / "cache"),
+        "--data.val_fraction",
+        "0.34",
+        "--folds",
+        "3",
+        "--trainer.max_epochs",
+        "2",
+        "--trainer.accelerator",
+        "cpu",
+        "--run_dir",
+        str(run),
+    ]
     assert run_in(args, tmp_path) == 0
     oof = pd.read_csv(run / "oof_predictions.csv")
     assert sorted(oof["video"]) == sorted(chosen["video"]) and oof["fold"].nunique() == 3

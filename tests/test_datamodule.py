@@ -118,10 +118,15 @@ def write_bad_videos(data_dir: Path) -> tuple[Path, Path]:
     """Add a corrupt pose file and one with no person in any frame to the train rows."""
     corrupt, empty = data_dir / "squats_train" / "corrupt.pose.npz", data_dir / "squats_train" / "empty.pose.npz"
     template = load_pose(next((data_dir / "squats_train").glob("*.pose.npz")))
-    save_pose(empty, PoseSequence(
-        np.zeros((NUM_FRAMES, NUM_LANDMARKS, LANDMARK_DIMS), np.float32), np.zeros(NUM_FRAMES, bool),
-        template.frame_indices, template.total_frames,
-    ))
+    save_pose(
+        empty,
+        PoseSequence(
+            np.zeros((NUM_FRAMES, NUM_LANDMARKS, LANDMARK_DIMS), np.float32),
+            np.zeros(NUM_FRAMES, bool),
+            template.frame_indices,
+            template.total_frames,
+        ),
+    )
     corrupt.write_bytes(b"not an npz file")
     rows = pd.read_csv(data_dir / "squat_scores.csv")
     videos = ["squats_train/corrupt.pose.npz", "squats_train/empty.pose.npz"]
@@ -209,5 +214,6 @@ def test_skipped_row_is_reported_once_for_prepare_data_and_setup(demo_data_dir: 
         module.prepare_data()
         module.setup("fit")
     assert [r.getMessage() for r in caplog.records if "gone.pose.npz" in r.getMessage()] == [
-        f"{tmp_path / 'squat_scores.csv'} line {len(rows) + 2}: {tmp_path / 'squats_train' / 'gone.pose.npz'}: file not found; row skipped"
+        f"{tmp_path / 'squat_scores.csv'} line {len(rows) + 2}: "
+        f"{tmp_path / 'squats_train' / 'gone.pose.npz'}: file not found; row skipped"
     ]

@@ -32,8 +32,10 @@ def data_dir(tmp_path: Path) -> Path:
     write_video(data / "elsewhere" / "d.mp4")
     rng = np.random.default_rng(0)
     for name in ("b", "p0", "p1", "p2", "p3", "p4"):
-        save_pose(data / "squats_train" / f"{name}.pose.npz", PoseSequence(
-            rng.uniform(0, 1, (16, 33, 4)).astype(np.float32), np.ones(16, bool), np.arange(16), 16))
+        save_pose(
+            data / "squats_train" / f"{name}.pose.npz",
+            PoseSequence(rng.uniform(0, 1, (16, 33, 4)).astype(np.float32), np.ones(16, bool), np.arange(16), 16),
+        )
     (data / "squats_train" / "notes.txt").write_text("not a video")
     (data / "squats_train" / "broken.mp4").write_bytes(b"\x00garbage" * 50)
     (data / "squats_train" / "broken.pose.npz").write_bytes(b"PK\x03\x04 truncated")
@@ -158,7 +160,7 @@ def test_skip_drops_exactly_the_bad_rows_with_a_warning_each(data_dir, caplog):
     assert kept["video"].str.endswith(("a.mp4", "c.mp4")).all() and kept["score"].tolist() == [80.0, 10.0]
     warnings = [record.getMessage() for record in caplog.records]
     assert len(warnings) == len(BAD_ROWS)
-    for line, (message, (_, problem)) in enumerate(zip(warnings, BAD_ROWS.values()), start=3):
+    for line, (message, (_, problem)) in enumerate(zip(warnings, BAD_ROWS.values(), strict=False), start=3):
         assert message.startswith(f"{csv} line {line}: ") and problem in message and "skipped" in message
 
 
@@ -170,7 +172,7 @@ def test_unknown_policy_is_rejected(data_dir):
 def test_videos_without_a_person_fail_or_are_skipped(data_dir, caplog):
     csv = write_csv(data_dir, HEADER + GOOD_ROWS)
     rows = load_scores(csv, data_dir)
-    detected_any = dict(zip(rows["video"], [True, False, True]))
+    detected_any = dict(zip(rows["video"], [True, False, True], strict=False))
     with pytest.raises(DataValidationError) as raised:
         check_detections(rows, detected_any, csv)
     assert f"{csv} line 3: {rows['video'][1]}: no person detected in any sampled frame" in str(raised.value)

@@ -96,9 +96,7 @@ def test_pose_files_look_like_blazepose_output(small: tuple[Path, dict[str, Path
     assert 0.005 < missed / frames < 0.15, "some missed detections, not too many"
 
 
-def test_same_seed_same_data_other_seed_other_data(
-    tmp_path: Path, small: tuple[Path, dict[str, Path]]
-) -> None:
+def test_same_seed_same_data_other_seed_other_data(tmp_path: Path, small: tuple[Path, dict[str, Path]]) -> None:
     data_dir, written = small
     again = demo.generate_demo_data(tmp_path / "again", seed=0, exercises=["lunge"], **SMALL)["lunge"]
     other = demo.generate_demo_data(tmp_path / "other", seed=1, exercises=["lunge"], **SMALL)["lunge"]
@@ -124,11 +122,7 @@ def test_main_writes_and_summarises(tmp_path: Path, capsys: pytest.CaptureFixtur
     argv = ["--data_dir", str(tmp_path), "--exercises", "pushup", "--train_subjects", "2"]
     assert demo.main([*argv, "--test_subjects", "1", "--reps_per_subject", "2"]) == 0
     output = capsys.readouterr().out
-    assert (
-        "pushup" in output
-        and "4 repetitions,  2 subjects" in output
-        and "2 repetitions,  1 subjects" in output
-    )
+    assert "pushup" in output and "4 repetitions,  2 subjects" in output and "2 repetitions,  1 subjects" in output
     assert len(read_rows(tmp_path / "pushup_scores.csv")) == 6
 
 
@@ -192,18 +186,14 @@ def test_front_view_projects_like_blazepose() -> None:
     person = subject("squat")
     joints = demo.squat_joints(person, severities("squat"), timeline(np.zeros(4)))
     points, normals = demo.landmarks_3d(joints, person.body)
-    camera = demo.Camera(
-        yaw=0.0, pitch=0.0, roll=0.0, distance=3.5, fill=0.7, centre=(0.5, 0.5), aspect=16 / 9
-    )
+    camera = demo.Camera(yaw=0.0, pitch=0.0, roll=0.0, distance=3.5, fill=0.7, centre=(0.5, 0.5), aspect=16 / 9)
     xy, z = demo.project(points, camera)
     assert np.all(xy[:, LEFT_SHOULDER, 0] > xy[:, RIGHT_SHOULDER, 0]), "subject's left is on the image right"
     assert np.all(xy[:, 0, 1] < xy[:, 27, 1]), "y grows downwards: nose above ankles"
     np.testing.assert_allclose(xy[..., 1].max() - xy[..., 1].min(), 0.7, atol=1e-6)  # framed to fill
     np.testing.assert_allclose(z[:, [LEFT_HIP, RIGHT_HIP]].mean(axis=1), 0.0, atol=1e-3)
     assert np.all(z[:, 0] < 0), "the nose is closer to the camera than the hips"
-    side = demo.Camera(
-        yaw=70.0, pitch=0.0, roll=0.0, distance=3.5, fill=0.7, centre=(0.5, 0.5), aspect=16 / 9
-    )
+    side = demo.Camera(yaw=70.0, pitch=0.0, roll=0.0, distance=3.5, fill=0.7, centre=(0.5, 0.5), aspect=16 / 9)
     visible = demo.visibility(points, normals, side, demo.project(points, side)[0], np.random.default_rng(0))
     assert visible[:, 11::2].mean() > visible[:, 12::2].mean() + 0.2, "far (right) side less visible"
 
@@ -217,9 +207,7 @@ def test_score_is_the_known_function_of_the_faults(learn: tuple[Path, dict[str, 
         rows = read_rows(csv_path)
         weights = demo.EXERCISE_MODELS[exercise].weights
         scores = np.array([float(row["score"]) for row in rows])
-        true = np.clip(
-            100 - np.array([sum(w * float(row[f]) for f, w in weights.items()) for row in rows]), 0, 100
-        )
+        true = np.clip(100 - np.array([sum(w * float(row[f]) for f, w in weights.items()) for row in rows]), 0, 100)
         assert scores.min() >= 0 and scores.max() <= 100
         assert scores.std() > 12 and scores.min() < 25 and scores.max() > 90, "spread over 0..100"
         residual = scores - true
@@ -264,9 +252,7 @@ def ridge_mae(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test
 
 
 @pytest.mark.parametrize("exercise", ["squat", "pushup", "lunge"])
-def test_scores_are_learnable_from_normalised_poses(
-    learn: tuple[Path, dict[str, Path]], exercise: str
-) -> None:
+def test_scores_are_learnable_from_normalised_poses(learn: tuple[Path, dict[str, Path]], exercise: str) -> None:
     data_dir, written = learn
     rows = read_rows(written[exercise])
     features = []

@@ -30,8 +30,13 @@ from preprocessing.features import preprocessing_signature
 
 REPO = Path(__file__).resolve().parents[1]
 EXPECTED_FILES = {
-    "model.keras", "model.meta.json", "score_scale.txt", "squat_scorer.keras", "squat_scorer.meta.json",
-    "squat_scorer.onnx", "squat_scorer_savedmodel",
+    "model.keras",
+    "model.meta.json",
+    "score_scale.txt",
+    "squat_scorer.keras",
+    "squat_scorer.meta.json",
+    "squat_scorer.onnx",
+    "squat_scorer_savedmodel",
 }
 
 
@@ -41,7 +46,11 @@ def save_lightning_checkpoint(model: BiLSTMScorer, path: Path, data_dir: Path) -
         {
             "state_dict": {f"model.{key}": value for key, value in model.state_dict().items()},
             "hyper_parameters": {"hidden_size": 128, "dropout": 0.3, "lr": 1e-3, "weight_decay": 0.0},
-            "datamodule_hyper_parameters": {"exercise": "squat", "data_dir": str(data_dir), "pose_running_mode": "video"},
+            "datamodule_hyper_parameters": {
+                "exercise": "squat",
+                "data_dir": str(data_dir),
+                "pose_running_mode": "video",
+            },
         },
         path,
     )
@@ -103,7 +112,11 @@ def test_trained_export_parity_and_metadata(trained_export, trained_squat_ckpt, 
 
     metadata = read_metadata(trained_export / "squat_scorer.onnx")
     assert metadata == read_metadata(trained_export / "model.keras")
-    assert metadata["exercise"] == "squat" and metadata["num_frames"] == NUM_FRAMES and metadata["feature_dims"] == FEATURE_DIMS
+    assert (
+        metadata["exercise"] == "squat"
+        and metadata["num_frames"] == NUM_FRAMES
+        and metadata["feature_dims"] == FEATURE_DIMS
+    )
     assert metadata["preprocessing"] == preprocessing_signature(pose_settings(trained.datamodule_hparams))
     assert metadata["source_checkpoint"]["path"] == str(trained_squat_ckpt.resolve())
     assert metadata["versions"]["torch"].startswith("2.13") and metadata["versions"]["onnxruntime"]
@@ -132,8 +145,12 @@ def test_keras_and_savedmodel_load_in_a_process_without_project_code(random_expo
     )
     artifacts = [str(out_dir / "squat_scorer.keras"), str(out_dir / "squat_scorer_savedmodel")]
     process = subprocess.run(
-        [sys.executable, "-I", str(script), *artifacts, str(tmp_path / "x.npy")], cwd=tmp_path, capture_output=True,
-        text=True, env={"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}, timeout=120,
+        [sys.executable, "-I", str(script), *artifacts, str(tmp_path / "x.npy")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        timeout=120,
     )
     assert process.returncode == 0, process.stderr[-2000:]
     result = json.loads(process.stdout.strip().splitlines()[-1])
@@ -238,8 +255,15 @@ def test_cli_dispatches_export(capsys) -> None:
 
 def test_export_callback_skips_under_fast_dev_run(run_cli, demo_data_dir, tmp_path) -> None:
     args = [
-        "fit", "--config", str(REPO / "squat.yaml"), "--data.data_dir", str(demo_data_dir),
-        "--trainer.accelerator", "cpu", "--trainer.fast_dev_run", "true",
+        "fit",
+        "--config",
+        str(REPO / "squat.yaml"),
+        "--data.data_dir",
+        str(demo_data_dir),
+        "--trainer.accelerator",
+        "cpu",
+        "--trainer.fast_dev_run",
+        "true",
     ]
     cli = run_cli(args, tmp_path / "work")
     assert any(isinstance(callback, ExportCallback) for callback in cli.trainer.callbacks)  # from the config

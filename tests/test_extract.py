@@ -167,7 +167,7 @@ def test_a_stalled_video_fails_on_its_time_limit_and_the_batch_goes_on(clips, tm
     summary = extract_to_cache(paths, tmp_path / "cache", num_workers=2, progress=False, time_limit=20)
     assert marker.exists()
     assert summary.done == 2 and len(summary.failed) == 1
-    (stalled, reason), = summary.failed.items()
+    ((stalled, reason),) = summary.failed.items()
     assert reason.startswith(f"{stalled}: took longer than 20 s") and "worker was stopped" in reason
     assert time.monotonic() - start < 60, "the stalled worker (ignoring SIGTERM) held the batch"
     assert not multiprocessing.active_children()
@@ -200,8 +200,18 @@ def session_processes(session: int) -> list[int]:
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
 def test_killing_the_extract_command_leaves_no_worker(clips, tmp_path, faults, sig):
     faults("stall")  # one worker hangs in its decoder, so workers are surely alive when the parent dies
-    command = [sys.executable, str(REPO / "cli.py"), "extract", str(clips["person"]), str(clips["person_avi"]),
-               "--cache_dir", str(tmp_path / "cache"), "--num_workers", "2", "--no_progress"]
+    command = [
+        sys.executable,
+        str(REPO / "cli.py"),
+        "extract",
+        str(clips["person"]),
+        str(clips["person_avi"]),
+        "--cache_dir",
+        str(tmp_path / "cache"),
+        "--num_workers",
+        "2",
+        "--no_progress",
+    ]
     process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
@@ -224,8 +234,18 @@ def test_killing_the_extract_command_leaves_no_worker(clips, tmp_path, faults, s
 def test_workers_import_neither_torch_nor_lightning(clips, tmp_path):
     """Every interpreter of ``cli.py extract`` (the command and its spawned workers) reports its
     imports (-X importtime goes to the children through PYTHONPROFILEIMPORTTIME)."""
-    command = [sys.executable, str(REPO / "cli.py"), "extract", str(clips["person"]), str(clips["nobody"]),
-               "--cache_dir", str(tmp_path / "cache"), "--num_workers", "2", "--no_progress"]
+    command = [
+        sys.executable,
+        str(REPO / "cli.py"),
+        "extract",
+        str(clips["person"]),
+        str(clips["nobody"]),
+        "--cache_dir",
+        str(tmp_path / "cache"),
+        "--num_workers",
+        "2",
+        "--no_progress",
+    ]
     env = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}
     finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
     assert finished.returncode == 0, finished.stderr[-3000:]

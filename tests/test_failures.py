@@ -30,8 +30,9 @@ def squat_checkpoint(path: Path) -> Path:
 
 
 def run_cli_process(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(REPO / "cli.py"), *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=240)
+    return subprocess.run(
+        [sys.executable, str(REPO / "cli.py"), *args], cwd=cwd, capture_output=True, text=True, timeout=240
+    )
 
 
 @pytest.mark.parametrize("command", ["test", "validate", "predict"])
@@ -48,8 +49,11 @@ def test_missing_corrupt_or_folder_checkpoints_are_refused_naming_the_file(run_c
     corrupt.write_bytes(b"PK\x03\x04 not really a zip")
     folder = tmp_path / "folder.ckpt"
     folder.mkdir()
-    cases = {tmp_path / "missing.ckpt": "no such checkpoint", corrupt: "not a readable checkpoint",
-             folder: "is a folder, not a checkpoint file"}
+    cases = {
+        tmp_path / "missing.ckpt": "no such checkpoint",
+        corrupt: "not a readable checkpoint",
+        folder: "is a folder, not a checkpoint file",
+    }
     for ckpt, problem in cases.items():
         args = config_args(REPO / "squat.yaml", tmp_path / "no_data", "--ckpt_path", str(ckpt))
         with pytest.raises(CheckpointError, match=f"{ckpt}: {problem}"):
@@ -71,8 +75,16 @@ def test_a_new_fit_keeps_the_earlier_runs_checkpoints(
 ) -> None:
     (tmp_path / "checkpoints" / "squat").mkdir(parents=True)
     earlier = squat_checkpoint(tmp_path / "checkpoints" / "squat" / "best.ckpt").read_bytes()
-    args = config_args(REPO / "squat.yaml", demo_data_dir, "--trainer.max_epochs", "1",
-                       "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1")
+    args = config_args(
+        REPO / "squat.yaml",
+        demo_data_dir,
+        "--trainer.max_epochs",
+        "1",
+        "--trainer.limit_train_batches",
+        "2",
+        "--trainer.limit_val_batches",
+        "1",
+    )
     run_cli(["fit", *args], tmp_path)
     (kept,) = (tmp_path / "checkpoints" / "squat" / "earlier").iterdir()
     assert (kept / "best.ckpt").read_bytes() == earlier
@@ -85,8 +97,9 @@ def test_errors_read_like_errors_with_an_exit_code_per_kind(tmp_path: Path) -> N
     refused = run_cli_process("test", "--config", str(REPO / "pushup.yaml"), "--ckpt_path", str(ckpt), cwd=tmp_path)
     assert refused.returncode == 5 and "Traceback" not in refused.stderr
     assert refused.stderr.startswith(f"error: {ckpt}: is a squat model, but the data is pushup")
-    debug = run_cli_process("test", "--config", str(REPO / "pushup.yaml"), "--ckpt_path", str(ckpt), "--debug",
-                            cwd=tmp_path)
+    debug = run_cli_process(
+        "test", "--config", str(REPO / "pushup.yaml"), "--ckpt_path", str(ckpt), "--debug", cwd=tmp_path
+    )
     assert debug.returncode == 1 and "Traceback" in debug.stderr and "CheckpointError" in debug.stderr
     data = run_cli_process("export", "--ckpt_path", str(tmp_path / "gone.ckpt"), cwd=tmp_path)
     assert data.returncode == 5 and data.stderr.startswith(f"error: {tmp_path / 'gone.ckpt'}: no such checkpoint")

@@ -113,8 +113,12 @@ def test_video_without_person_gives_zero_features_and_default_cache_dir(empty_vi
 
 def test_pose_file_is_read_directly(tmp_path):
     rng = np.random.default_rng(0)
-    stored = PoseSequence(rng.uniform(0, 1, (16, 33, 4)).astype(np.float32), rng.uniform(size=16) < 0.9,
-                          np.linspace(0, 59, 16).astype(np.int64), 60)
+    stored = PoseSequence(
+        rng.uniform(0, 1, (16, 33, 4)).astype(np.float32),
+        rng.uniform(size=16) < 0.9,
+        np.linspace(0, 59, 16).astype(np.int64),
+        60,
+    )
     path = tmp_path / "rep.pose.npz"
     save_pose(path, stored)
     cache = tmp_path / "cache"

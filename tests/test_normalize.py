@@ -34,8 +34,12 @@ def test_hips_give_centre_scale_and_rotation_over_tilted_shoulders():
     # hips (0.4, 0.6, 0.1) / (0.6, 0.6, 0.3): centre (0.5, 0.6, 0.2), hip vector along +x (no rotation);
     # shoulders tilted, midpoint (0.5, 0.2, 0.0): torso 0.4 > hip distance 0.2 -> scale 0.4.
     frame = make_frame(
-        {LEFT_HIP: (0.4, 0.6, 0.1), RIGHT_HIP: (0.6, 0.6, 0.3),
-         LEFT_SHOULDER: (0.4, 0.25, 0.0), RIGHT_SHOULDER: (0.6, 0.15, 0.0)},
+        {
+            LEFT_HIP: (0.4, 0.6, 0.1),
+            RIGHT_HIP: (0.6, 0.6, 0.3),
+            LEFT_SHOULDER: (0.4, 0.25, 0.0),
+            RIGHT_SHOULDER: (0.6, 0.15, 0.0),
+        },
         hidden={NOSE: (0.5, 0.0, 0.6)},
     )
     out = features_of(frame)
@@ -58,8 +62,12 @@ def test_vertical_hips_are_rotated_onto_x_and_missing_shoulders_use_offset():
 
 
 def test_one_hip_invisible_centres_on_visible_mean_and_rotates_by_shoulders():
-    visible = {LEFT_HIP: (0.3, 0.5, 0.2), LEFT_SHOULDER: (0.1, 0.1, 0.0),
-               RIGHT_SHOULDER: (0.5, 0.3, 0.0), NOSE: (0.3, 0.3, -0.2)}
+    visible = {
+        LEFT_HIP: (0.3, 0.5, 0.2),
+        LEFT_SHOULDER: (0.1, 0.1, 0.0),
+        RIGHT_SHOULDER: (0.5, 0.3, 0.0),
+        NOSE: (0.3, 0.3, -0.2),
+    }
     frame = make_frame(visible, hidden={RIGHT_HIP: (0.9, 0.9, 0.9)})
     centre = np.array([0.3, 0.3, 0.0])  # mean of the four visible points
     scale = np.hypot(0.0, 0.3 - 0.2)  # S = shoulder midpoint (0.3, 0.2); no hip distance -> torso
@@ -76,7 +84,11 @@ def test_one_hip_invisible_centres_on_visible_mean_and_rotates_by_shoulders():
 def test_no_hips_no_shoulders_rotates_principal_axis_towards_the_long_tail(order):
     # three visible points on the diagonal; the right wrist lies on the long tail either way and must
     # end up on +x. Centre = their mean, scale = 0.5 (shoulder fallback offset).
-    points = {NOSE: (order[0],) * 2 + (0.0,), LEFT_WRIST: (order[1],) * 2 + (0.0,), RIGHT_WRIST: (order[2],) * 2 + (0.0,)}
+    points = {
+        NOSE: (order[0],) * 2 + (0.0,),
+        LEFT_WRIST: (order[1],) * 2 + (0.0,),
+        RIGHT_WRIST: (order[2],) * 2 + (0.0,),
+    }
     out = features_of(make_frame(points))
     expected_x = abs(order[2] - sum(order) / 3) * np.sqrt(2) / 0.5
     np.testing.assert_allclose(out[RIGHT_WRIST, :2], [expected_x, 0.0], atol=1e-6)
@@ -84,16 +96,28 @@ def test_no_hips_no_shoulders_rotates_principal_axis_towards_the_long_tail(order
 
 
 def test_coincident_points_use_minimum_scale_and_no_rotation():
-    frame = make_frame({LEFT_HIP: (0.5, 0.5, 0.0), RIGHT_HIP: (0.5, 0.5, 0.0),
-                        LEFT_SHOULDER: (0.5, 0.5, 0.0), RIGHT_SHOULDER: (0.5, 0.5, 0.0)})
+    frame = make_frame(
+        {
+            LEFT_HIP: (0.5, 0.5, 0.0),
+            RIGHT_HIP: (0.5, 0.5, 0.0),
+            LEFT_SHOULDER: (0.5, 0.5, 0.0),
+            RIGHT_SHOULDER: (0.5, 0.5, 0.0),
+        }
+    )
     visible = frame[:, 3] >= 0.25
     assert body_scale(frame[:, :3], visible, np.array([0.5, 0.5, 0.0])) == 1e-3
     assert np.isfinite(normalize_frame(frame)).all()
 
 
 def test_hip_distance_wins_when_larger_than_torso():
-    frame = make_frame({LEFT_HIP: (0.2, 0.5, 0.0), RIGHT_HIP: (0.8, 0.5, 0.0),
-                        LEFT_SHOULDER: (0.4, 0.3, 0.0), RIGHT_SHOULDER: (0.6, 0.3, 0.0)})
+    frame = make_frame(
+        {
+            LEFT_HIP: (0.2, 0.5, 0.0),
+            RIGHT_HIP: (0.8, 0.5, 0.0),
+            LEFT_SHOULDER: (0.4, 0.3, 0.0),
+            RIGHT_SHOULDER: (0.6, 0.3, 0.0),
+        }
+    )
     assert body_scale(frame[:, :3], frame[:, 3] >= 0.25, np.array([0.5, 0.5, 0.0])) == pytest.approx(0.6)
 
 
@@ -112,8 +136,14 @@ def random_pose(rng: np.random.Generator, shoulders_visible: bool = False) -> np
     """A random (33, 4) frame whose reference vector is well defined: both hips visible and apart,
     else both shoulders, else (``shoulders_visible`` False only) a principal axis of points spread
     along a line with a long one-sided tail."""
-    frame = np.concatenate([rng.uniform(0.1, 0.9, (NUM_LANDMARKS, 2)), rng.uniform(-0.3, 0.3, (NUM_LANDMARKS, 1)),
-                            rng.uniform(0.0, 1.0, (NUM_LANDMARKS, 1))], axis=1)
+    frame = np.concatenate(
+        [
+            rng.uniform(0.1, 0.9, (NUM_LANDMARKS, 2)),
+            rng.uniform(-0.3, 0.3, (NUM_LANDMARKS, 1)),
+            rng.uniform(0.0, 1.0, (NUM_LANDMARKS, 1)),
+        ],
+        axis=1,
+    )
     case = rng.integers(2 if shoulders_visible else 3)
     if shoulders_visible or case == 1:  # shoulders above the body, apart: torso length >= ~0.3
         frame[LEFT_SHOULDER] = (rng.uniform(0.2, 0.6), 0.02, 0.0, 0.9)

@@ -60,7 +60,7 @@ def write_moving_astronaut(path: Path, scales: np.ndarray, lefts: np.ndarray, to
     """A 16-frame video of the astronaut photo scaled by ``scales`` at (``lefts``, ``tops``) on white."""
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (CANVAS_W, CANVAS_H))
     photo = astronaut()
-    for scale, left, top in zip(scales, lefts, tops):
+    for scale, left, top in zip(scales, lefts, tops, strict=False):
         side = int(round(photo.shape[0] * scale))
         canvas = np.full((CANVAS_H, CANVAS_W, 3), 255, np.uint8)
         canvas[top : top + side, left : left + side] = cv2.resize(photo, (side, side), interpolation=cv2.INTER_AREA)

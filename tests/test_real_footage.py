@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import REPO
+
 from preprocessing.constants import FEATURE_DIMS, NUM_FRAMES
 from preprocessing.features import sequence_features, video_pose
 from preprocessing.pose import PoseEstimator, PoseSettings

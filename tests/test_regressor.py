@@ -22,8 +22,14 @@ def squat_data(demo_data_dir: Path) -> ExerciseDataModule:
 
 def quiet_trainer(tmp_path: Path, **kwargs) -> Trainer:
     return Trainer(
-        accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path, **kwargs,
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+        **kwargs,
     )
 
 
@@ -33,8 +39,14 @@ def test_backbone_and_hyper_parameters() -> None:
     assert module.model.lstm.hidden_size == 32 and module.model.lstm.bidirectional
     assert module.model.dropout.p == 0.1
     assert dict(module.hparams) == {
-        "hidden_size": 32, "dropout": 0.1, "lr": 5e-3, "weight_decay": 1e-4, "input_size": FEATURE_DIMS,
-        "backbone": "bilstm", "bidirectional": True, "causal": False,
+        "hidden_size": 32,
+        "dropout": 0.1,
+        "lr": 5e-3,
+        "weight_decay": 1e-4,
+        "input_size": FEATURE_DIMS,
+        "backbone": "bilstm",
+        "bidirectional": True,
+        "causal": False,
     }
     scores = module(torch.randn(5, NUM_FRAMES, FEATURE_DIMS))
     assert scores.shape == (5,) and bool(((scores > 0) & (scores < 1)).all())

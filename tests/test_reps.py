@@ -7,9 +7,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import REPO
 from skimage.data import astronaut
 
-from conftest import REPO
 from export.session import live_session, score_session, summary
 from preprocessing.cache import PoseSequence
 from preprocessing.demo_sessions import SESSION_FPS, make_session
@@ -48,8 +48,9 @@ def edges(pairs: list[tuple[int, ...]]) -> list[int]:
 
 
 @pytest.mark.parametrize("exercise", ["squat", "pushup", "lunge"])
-@pytest.mark.parametrize("variant", [{"partial_start": True, "partial_end": True, "pause_seconds": 3.0},
-                                     {"absent_seconds": (1.5, 1.0)}])
+@pytest.mark.parametrize(
+    "variant", [{"partial_start": True, "partial_end": True, "pause_seconds": 3.0}, {"absent_seconds": (1.5, 1.0)}]
+)
 def test_partial_reps_pause_and_absence_are_ignored(exercise: str, variant: dict) -> None:
     session = make_session(exercise, 4, reps=4, faults=[MODERATE] * 4, **variant)
     reps, _ = segment(session.sequence, exercise, SESSION_FPS)
@@ -61,8 +62,13 @@ def test_a_person_walking_out_mid_rep_drops_that_rep() -> None:
     start, bottom, _ = session.reps[1]
     detected = session.sequence.detected.copy()
     detected[bottom : bottom + SESSION_FPS] = False  # gone for a second at the bottom of rep 2
-    sequence = type(session.sequence)(session.sequence.landmarks, detected, session.sequence.frame_indices,
-                                      session.sequence.total_frames, session.sequence.aspect)
+    sequence = type(session.sequence)(
+        session.sequence.landmarks,
+        detected,
+        session.sequence.frame_indices,
+        session.sequence.total_frames,
+        session.sequence.aspect,
+    )
     reps, _ = segment(sequence, "squat", SESSION_FPS)
     assert edges([(r.start, r.end) for r in reps]) == pytest.approx(edges(session.reps[::2]), abs=TOLERANCE)
 
@@ -128,8 +134,11 @@ def test_rep_counts_on_real_pushups(tmp_path: Path) -> None:
         pytest.skip(f"{SHARED} is absent (team material, not part of the project)")
     with open(FIXTURE, newline="", encoding="utf-8") as handle:
         rows = {row["video"]: row for row in csv.DictReader(handle)}
-    chosen = ["real_pushups/correct/correct1.mp4", "real_pushups/incorrect/incorrect5.mp4",
-              "real_footage/pushups/push-up_7.mp4"]
+    chosen = [
+        "real_pushups/correct/correct1.mp4",
+        "real_pushups/incorrect/incorrect5.mp4",
+        "real_footage/pushups/push-up_7.mp4",
+    ]
     with PoseEstimator(PoseSettings()) as estimator:
         for video in chosen:
             stream, _ = video_stream(SHARED / video, PoseSettings(), tmp_path, estimator, stride=2)

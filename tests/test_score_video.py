@@ -42,7 +42,11 @@ def run_script(*args: str) -> tuple[subprocess.CompletedProcess, set[str]]:
     """Run score_video.py from the repo root in a fresh process; also return the heavy modules it loaded."""
     process = subprocess.run(
         [sys.executable, "-c", RUNNER, str(SCRIPT.relative_to(REPO)), *args],
-        cwd=REPO, capture_output=True, text=True, timeout=300, env={"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin"},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin"},
     )
     loaded = process.stderr.rsplit("LOADED=", 1)[1].split()
     return process, set(loaded[0].split(",")) - {""} if loaded else set()
@@ -87,7 +91,11 @@ def bad_videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for i in range(30):
         writer.write(np.full((120, 160, 3), 90 + i, np.uint8))
     writer.release()
-    return {"missing": folder / "missing.mp4", "not_video": folder / "notes.mp4", "no_person": folder / "empty_room.mp4"}
+    return {
+        "missing": folder / "missing.mp4",
+        "not_video": folder / "notes.mp4",
+        "no_person": folder / "empty_room.mp4",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -159,13 +167,22 @@ def test_no_confident_score_for_too_short_or_mostly_empty_clips(export_dir, tmp_
     sparse = write_clip(tmp_path / "sparse.avi", person[:4] + [blank] * 12)
     not_a_folder = tmp_path / "cache_is_a_file"
     not_a_folder.write_text("")
-    argv = [str(short), str(sparse), "--model", str(export_dir / "squat_scorer.onnx"), "--json",
-            "--cache_dir", str(not_a_folder)]
+    argv = [
+        str(short),
+        str(sparse),
+        "--model",
+        str(export_dir / "squat_scorer.onnx"),
+        "--json",
+        "--cache_dir",
+        str(not_a_folder),
+    ]
     assert load_script_module().main(argv) == 1
     captured = capsys.readouterr()
     too_short, flagged = json.loads(captured.out)["results"]
-    assert too_short == {"video": str(short), "error": f"{short}: too short to score: 3 frame(s), fewer than the "
-                         f"{NUM_FRAMES} the model samples"}
+    assert too_short == {
+        "video": str(short),
+        "error": f"{short}: too short to score: 3 frame(s), fewer than the {NUM_FRAMES} the model samples",
+    }
     assert 0 <= flagged["score"] <= SCORE_SCALE and flagged["distinct_frames"] == NUM_FRAMES
     assert flagged["frames_with_person"] < NUM_FRAMES // 2 and "the score is unreliable" in flagged["warning"]
     assert f"warning: {not_a_folder}: keypoint cache folder cannot be written" in captured.err
@@ -211,9 +228,16 @@ def test_test_models_script(export_dir, bad_videos, cache_dir, tmp_path) -> None
     shutil.copyfile(bad_videos["not_video"], squats / "b_notes.mp4")
     process = subprocess.run(
         ["bash", str(REPO / "scripts" / "test_models.sh"), "--cache_dir", str(cache_dir)],
-        capture_output=True, text=True, timeout=300,
-        env={"DATA_DIR": str(tmp_path / "data"), "MODEL_DIR": str(export_dir), "PYTHON": sys.executable,
-             "TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={
+            "DATA_DIR": str(tmp_path / "data"),
+            "MODEL_DIR": str(export_dir),
+            "PYTHON": sys.executable,
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "PATH": "/usr/bin:/bin",
+        },
     )
     assert process.returncode == 1  # b_notes.mp4 is not a video
     assert f"== squat: 2 video(s) from {squats}" in process.stdout
@@ -254,15 +278,25 @@ def test_kinematic_model_exports_with_its_input_width_and_scores_through_its_fea
         {
             "state_dict": {f"model.{k}": v for k, v in BiLSTMScorer(input_size=width).state_dict().items()},
             "hyper_parameters": {"hidden_size": 128, "dropout": 0.3, "input_size": width},
-            "datamodule_hyper_parameters": {"exercise": "pushup", "data_dir": str(demo_data_dir), "feature_set": "kinematic"},
+            "datamodule_hyper_parameters": {
+                "exercise": "pushup",
+                "data_dir": str(demo_data_dir),
+                "feature_set": "kinematic",
+            },
         },
         ckpt,
     )
     export_checkpoint(ckpt, tmp_path / "out", log=lambda _: None)
     artifact = tmp_path / "out" / "pushup_scorer.onnx"
     metadata = json.loads(metadata_path(artifact).read_text())
-    assert metadata["preprocessing"]["feature_set"] == "kinematic" and metadata["input"]["shape"] == ["batch", 16, width]
-    load_script_module().main([str(CARPHONE), "--model", str(artifact), "--json", "--cache_dir", str(tmp_path / "cache")])
+    assert metadata["preprocessing"]["feature_set"] == "kinematic" and metadata["input"]["shape"] == [
+        "batch",
+        16,
+        width,
+    ]
+    load_script_module().main(
+        [str(CARPHONE), "--model", str(artifact), "--json", "--cache_dir", str(tmp_path / "cache")]
+    )
     scored = json.loads(capsys.readouterr().out)["results"][0]["score"]
     features = video_features(CARPHONE, cache_dir=tmp_path / "cache", name="kinematic")
     expected = torch_predictor(load_checkpoint(ckpt).model)(features[None])[0, 0] * SCORE_SCALE

@@ -13,8 +13,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SETUP = ROOT / "scripts" / "setup.sh"
 BASH = shutil.which("bash")
-WAY_OUT = ("Python 3.11 or 3.12", "mediapipe 0.10.21", "uv python install 3.12", "pyenv install 3.12",
-           "deadsnakes", "PYTHON=/path/to/python3.12")
+WAY_OUT = (
+    "Python 3.11 or 3.12",
+    "mediapipe 0.10.21",
+    "uv python install 3.12",
+    "pyenv install 3.12",
+    "deadsnakes",
+    "PYTHON=/path/to/python3.12",
+)
 
 
 def _python(version: str) -> str | None:
@@ -33,8 +39,13 @@ needs_313 = pytest.mark.skipif(PY313 is None, reason="no Python 3.13 on this mac
 def _setup(tmp_path: Path, path: str, **env: str) -> tuple[subprocess.CompletedProcess, float]:
     """Run setup.sh with a clean environment (HOME in tmp_path: no pyenv or uv installs)."""
     start = time.monotonic()
-    proc = subprocess.run([BASH, str(SETUP)], capture_output=True, text=True, timeout=120,
-                          env={"HOME": str(tmp_path / "home"), "PATH": path, "VENV": str(tmp_path / "venv"), **env})
+    proc = subprocess.run(
+        [BASH, str(SETUP)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"HOME": str(tmp_path / "home"), "PATH": path, "VENV": str(tmp_path / "venv"), **env},
+    )
     return proc, time.monotonic() - start
 
 

@@ -32,8 +32,12 @@ def save_checkpoint(architecture: Architecture, path: Path, data_dir: Path, seed
     torch.save(
         {
             "state_dict": {f"model.{key}": value for key, value in model.state_dict().items()},
-            "hyper_parameters": {"hidden_size": architecture.hidden_size, "backbone": architecture.backbone,
-                                 "causal": architecture.causal, "bidirectional": architecture.bidirectional},
+            "hyper_parameters": {
+                "hidden_size": architecture.hidden_size,
+                "backbone": architecture.backbone,
+                "causal": architecture.causal,
+                "bidirectional": architecture.bidirectional,
+            },
             "datamodule_hyper_parameters": {"exercise": "squat", "data_dir": str(data_dir)},
         },
         path,
@@ -66,8 +70,14 @@ def test_export_writes_tflite_files_with_parity_and_sizes(tcn_export, tcn_ckpt, 
         assert max(by_input.values()) <= QUANTIZED_TOLERANCES.get(backend, TOLERANCE), backend
     metadata = read_metadata(out_dir / "squat_scorer_int8.tflite")
     assert metadata == read_metadata(out_dir / "squat_scorer.onnx")
-    assert metadata["model"] == {"backbone": "tcn", "input_size": FEATURE_DIMS, "hidden_size": 32, "dropout": 0.3,
-                                 "bidirectional": True, "causal": True}
+    assert metadata["model"] == {
+        "backbone": "tcn",
+        "input_size": FEATURE_DIMS,
+        "hidden_size": 32,
+        "dropout": 0.3,
+        "bidirectional": True,
+        "causal": True,
+    }
     assert metadata["parity"]["tolerances"] == QUANTIZED_TOLERANCES
     sizes = metadata["artifact_bytes"]
     for name in TFLITE_FILES:
@@ -122,9 +132,21 @@ def test_score_video_scores_with_tflite_without_torch(tcn_export, tcn_ckpt, demo
         "sys.exit(code)\n"
     )
     process = subprocess.run(
-        [sys.executable, "-c", runner, "scripts/score_video.py", *map(str, poses),
-         "--model", str(out_dir / "squat_scorer.tflite"), "--json"],
-        cwd=REPO, capture_output=True, text=True, timeout=300, env={"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin"},
+        [
+            sys.executable,
+            "-c",
+            runner,
+            "scripts/score_video.py",
+            *map(str, poses),
+            "--model",
+            str(out_dir / "squat_scorer.tflite"),
+            "--json",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin"},
     )
     assert process.returncode == 0, process.stderr[-2000:]
     assert process.stderr.rsplit("LOADED=", 1)[1].split()[0] == "tensorflow"  # and not torch

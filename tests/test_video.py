@@ -42,7 +42,7 @@ def with_claimed_count(source: Path, target: Path, claimed: int) -> Path:
 
 def assert_frames_match(frames: list[np.ndarray], indices: np.ndarray) -> None:
     assert len(frames) == len(indices) == 16
-    for frame, index in zip(frames, indices):
+    for frame, index in zip(frames, indices, strict=False):
         assert frame.dtype == np.uint8 and frame.shape == (48, 64, 3)
         assert abs(frame.mean() - frame_value(index)) < 1.5, f"frame {index} has the wrong content"
 
