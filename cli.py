@@ -5,6 +5,7 @@
     python cli.py extract ...                        # fill the keypoint cache for videos
     python cli.py export ...                         # export a checkpoint (ONNX, Keras, SavedModel)
     python cli.py cv --config pushup.yaml --folds 5  # grouped k-fold cross-validation with baselines
+    python cli.py score clip.mp4 [--exercise squat]  # score videos with an exported model
 
 ``fit`` / ``validate`` / ``test`` / ``predict`` are LightningCLI over ScoreRegressor and
 ExerciseDataModule; ``--help`` on each lists every option.
@@ -33,6 +34,7 @@ OTHER_COMMANDS = {
     "extract": "preprocessing.extract",
     "export": "export",
     "cv": "lightning_module.crossval",
+    "score": "export.scorer",
 }
 DEBUG_FLAG = "--debug"
 DEBUG_ENV = "FORMSCORE_DEBUG"  # as preprocessing.files.DEBUG_ENV (not imported: this module stays light)
@@ -101,5 +103,10 @@ def run_command(command: Callable[[list[str] | None], Any]) -> int:
     return result if isinstance(result, int) else 0
 
 
-if __name__ == "__main__":
+def main() -> None:
+    """The ``formscore`` console command (pyproject.toml's ``[project.scripts]``)."""
     sys.exit(run_command(cli_main))
+
+
+if __name__ == "__main__":
+    main()

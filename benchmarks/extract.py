@@ -37,13 +37,11 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as `python benchmarks/extract.py`
+import cv2
 
-import cv2  # noqa: E402
-
-from preprocessing.extract import extract_to_cache  # noqa: E402
-from preprocessing.pose import PoseEstimator, PoseSettings  # noqa: E402
-from preprocessing.video import sample_indices  # noqa: E402
+from preprocessing.extract import extract_to_cache
+from preprocessing.pose import PoseEstimator, PoseSettings
+from preprocessing.video import sample_indices
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_FOOTAGE = REPO.parent / "shared" / "real_footage"

@@ -15,7 +15,6 @@ import argparse
 import importlib.util
 import os
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -23,7 +22,6 @@ from functools import partial
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))  # run as `python benchmarks/infer.py`
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
@@ -32,6 +30,7 @@ import torch  # noqa: E402
 from export.exporter import artifact_names, export_checkpoint, load_checkpoint  # noqa: E402
 from export.parity import torch_predictor  # noqa: E402
 from export.runtime import load_predictor  # noqa: E402
+from export.scorer import Scorer, score_videos  # noqa: E402
 from lightning_module.backbone import BiLSTMScorer  # noqa: E402
 from preprocessing.cache import PoseSequence  # noqa: E402
 from preprocessing.constants import FEATURE_DIMS, NUM_FRAMES  # noqa: E402
@@ -110,13 +109,6 @@ def model_speed(ckpt: Path, out_dir: Path, exercise: str, threads: int) -> None:
         )
 
 
-def load_score_video():
-    spec = importlib.util.spec_from_file_location("score_video", REPO / "scripts" / "score_video.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def score_sequence(scorer, sequence: PoseSequence) -> np.ndarray:
     """The model stage of score_video: features of a pose sequence, then the exported model."""
     return scorer.predict(sequence_features(sequence)[None])
@@ -128,16 +120,15 @@ def end_to_end(video: Path, artifact: Path) -> None:
     Each round times one whole ``score_videos`` call, then decode, pose and model alone; each figure
     is the best of ROUNDS, the first call (which also starts BlazePose) apart.
     """
-    score_video = load_score_video()
     start = time.perf_counter()
-    scorer = score_video.Scorer(artifact)
+    scorer = Scorer(artifact)
     setup = time.perf_counter() - start
     estimator = PoseEstimator(scorer.settings)
     times: dict[str, list[float]] = {"total": [], "decode": [], "pose": [], "model": []}
     for _ in range(ROUNDS + 1):
         with tempfile.TemporaryDirectory() as cache_dir:  # empty: decode and pose really run
             start = time.perf_counter()
-            (result,) = score_video.score_videos(scorer, [str(video)], cache_dir)
+            (result,) = score_videos(scorer, [str(video)], cache_dir)
             times["total"].append(time.perf_counter() - start)
         start = time.perf_counter()
         frames, indices, total_frames = read_sampled_frames(video)

@@ -10,19 +10,16 @@ per frame of pose extraction (the baseline: decoding alone) and of segmentation.
 
 import argparse
 import csv
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import cv2
 
-import cv2  # noqa: E402
-
-from preprocessing.constants import DEFAULT_CACHE_DIR  # noqa: E402
-from preprocessing.pose import PoseEstimator, PoseSettings  # noqa: E402
-from preprocessing.reps import segment  # noqa: E402
-from preprocessing.stream import strided_frames, video_stream  # noqa: E402
-from preprocessing.video import opened_video  # noqa: E402
+from preprocessing.constants import DEFAULT_CACHE_DIR
+from preprocessing.pose import PoseEstimator, PoseSettings
+from preprocessing.reps import segment
+from preprocessing.stream import strided_frames, video_stream
+from preprocessing.video import opened_video
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

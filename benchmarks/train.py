@@ -11,7 +11,6 @@ bar. Runs alternate and the best of ``--repeats`` is kept (the machine may be sh
 
 import argparse
 import copy
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,12 +20,10 @@ import torch.nn.functional as F
 from pytorch_lightning import Trainer
 from torch.utils.data import DataLoader
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from datamodules.exercise import ExerciseDataModule  # noqa: E402
-from lightning_module.regressor import ScoreRegressor  # noqa: E402
-from preprocessing.dataset import EXERCISES  # noqa: E402
-from preprocessing.demo import generate_demo_data  # noqa: E402
+from datamodules.exercise import ExerciseDataModule
+from lightning_module.regressor import ScoreRegressor
+from preprocessing.dataset import EXERCISES
+from preprocessing.demo import generate_demo_data
 
 
 def train_sequences(data_dir: Path, exercise: str) -> ExerciseDataModule:

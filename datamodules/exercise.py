@@ -31,18 +31,17 @@ from preprocessing.dataset import (
     Policy,
     apply_policy,
     check_detections,
-    is_video_name,
     load_scores,
 )
 from preprocessing.extract import extract_to_cache
 from preprocessing.features import (
     FeatureSetName,
     feature_dims,
-    is_pose_file,
     sequence_features,
     video_pose,
     video_track,
 )
+from preprocessing.files import files_in, is_input_name, is_pose_file
 from preprocessing.pose import PoseSettings
 from preprocessing.video import VideoError
 
@@ -150,14 +149,14 @@ def list_videos(paths: list[str]) -> list[str]:
     videos: list[str] = []
     for path in map(Path, paths):
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and is_video_name(p.name))
+            found = files_in(path)
             if not found:
                 kinds = ", ".join((*VIDEO_EXTENSIONS, POSE_FILE_SUFFIX))
                 raise DataValidationError(f"{path}: folder has no video files ({kinds})")
             videos += [str(p.absolute()) for p in found]
         elif not path.is_file():
             raise DataValidationError(f"{path}: no such file or folder")
-        elif not is_video_name(path.name):
+        elif not is_input_name(path.name):
             raise DataValidationError(f"{path}: not a video file (extension {path.suffix or 'none'!r})")
         else:
             videos.append(str(path.absolute()))

@@ -6,7 +6,6 @@ are the artifacts moved into place, all or nothing (see export/staging.py), meta
 at any point, Ctrl-C included, leaves the output folder as it was.
 """
 
-import argparse
 import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -31,8 +30,9 @@ from export.staging import PublishError, publish_all, staging_dir
 from export.tflite import QUANTIZED_TOLERANCES, write_tflite
 from lightning_module.backbone import Architecture, SequenceScorer, build_scorer
 from lightning_module.checkpoints import CheckpointError, read_checkpoint
+from preprocessing.command import run_function
 from preprocessing.constants import SCORE_SCALE
-from preprocessing.dataset import EXERCISES
+from preprocessing.dataset import EXERCISES, Exercise
 from preprocessing.features import preprocessing_signature
 
 DEFAULT_OUT_DIR = "checkpoints"
@@ -169,39 +169,38 @@ def export_checkpoint(
     return ExportResult({name: out_dir / name for name in staged}, differences)
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="cli.py export",
-        description="Export a trained checkpoint to ONNX, Keras (.keras), a SavedModel, TFLite and metadata, "
-        f"after checking every back-end against torch (tolerance {TOLERANCE:.0e}).",
-    )
-    parser.add_argument(
-        "--ckpt_path", required=True, help="ScoreRegressor checkpoint, e.g. checkpoints/squat/best.ckpt"
-    )
-    parser.add_argument("--exercise", choices=sorted(EXERCISES), help="default: the checkpoint's datamodule exercise")
-    parser.add_argument("--out_dir", default=DEFAULT_OUT_DIR, help=f"output folder (default {DEFAULT_OUT_DIR})")
-    parser.add_argument(
-        "--data_dir", help="data folder whose *.pose.npz files feed the parity check (default: the checkpoint's)"
-    )
-    parser.add_argument(
-        "--tflite",
-        action=argparse.BooleanOptionalAction,
-        help="write the TFLite files (float32, float16, int8); default: for the gru and tcn backbones only",
-    )
-    return parser.parse_args(argv)
+def export(
+    ckpt_path: str,
+    exercise: Exercise | None = None,
+    out_dir: str = DEFAULT_OUT_DIR,
+    data_dir: str | None = None,
+    tflite: bool | None = None,
+) -> int:
+    """Export a trained checkpoint to ONNX, Keras (.keras), a SavedModel, TFLite and metadata, after
+    checking every back-end against torch (export.parity.TOLERANCE).
 
+    Returns 0 on success. Raises CheckpointError for an unusable checkpoint, ExportError saying the
+    output folder was left unchanged when the export failed, PublishError (naming where the previous
+    artifacts are) in the rare case that undoing a failed publication failed.
 
-def main(argv: list[str] | None = None) -> int:
-    """``python cli.py export ...``: 0 on success. Raises CheckpointError for an unusable checkpoint,
-    ExportError saying the output folder was left unchanged when the export failed, PublishError
-    (naming where the previous artifacts are) in the rare case that undoing a failed publication failed."""
-    args = parse_args(argv)
+    Args:
+        ckpt_path: ScoreRegressor checkpoint, e.g. checkpoints/squat/best.ckpt
+        exercise: default: the checkpoint's datamodule exercise
+        out_dir: output folder
+        data_dir: data folder whose *.pose.npz files feed the parity check (default: the checkpoint's)
+        tflite: write the TFLite files (float32, float16, int8); default: for the gru and tcn backbones only
+    """
     try:
-        result = export_checkpoint(args.ckpt_path, args.out_dir, args.exercise, args.data_dir, tflite=args.tflite)
+        result = export_checkpoint(ckpt_path, out_dir, exercise, data_dir, tflite=tflite)
     except (CheckpointError, PublishError):
         raise
     except (ExportError, ParityError, ValueError, OSError) as error:  # each names its file or back-end
-        raise ExportError(f"export failed, {args.out_dir} left unchanged: {error}") from error
+        raise ExportError(f"export failed, {out_dir} left unchanged: {error}") from error
     for name in sorted(result.artifacts):
         print(f"wrote {result.artifacts[name]}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python cli.py export ...`` (see ``export``); bad arguments exit with status 2."""
+    return run_function(export, argv, "cli.py export")

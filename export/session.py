@@ -1,28 +1,31 @@
 """Sets of repetitions with an exported model: per-rep scores, an annotated video, live scoring.
 
 The model is passed in as ``score`` (a list of NUM_FRAMES pose samples -> scores 0..100, e.g.
-``Scorer.score_sequences`` of ``scripts/score_video.py``, which computes the model's own feature set),
+``Scorer.score_sequences`` of ``export/scorer.py``, which computes the model's own feature set),
 so this module loads nothing itself. Each repetition found by ``preprocessing.reps`` is sampled to
 NUM_FRAMES frames like a training clip (``rep_sequence``).
 """
 
 import json
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from preprocessing.cache import PoseSequence
 from preprocessing.constants import LANDMARK_DIMS, NUM_FRAMES, NUM_LANDMARKS, VISIBILITY_THRESHOLD
+from preprocessing.files import atomic_output
 from preprocessing.pose import PoseEstimator, PoseSettings
 from preprocessing.reps import Rep, RepSegmenter, frame_signal, rep_sequence, segment
 from preprocessing.stream import Stream, opened_source, strided_frames, usable_fps, video_stream
 from preprocessing.video import VideoError, opened_video
+
+if TYPE_CHECKING:
+    from export.scorer import Scorer  # which imports this module
 
 ScoreFn = Callable[[list[PoseSequence]], list[float]]  # NUM_FRAMES pose samples -> scores (the model's features)
 # BlazePose skeleton drawn on annotated frames (landmark index pairs: arms, torso, legs).
@@ -138,43 +141,29 @@ def overlay_lines(done: list[dict], in_rep: bool, gated: bool) -> list[str]:
     return lines
 
 
-def atomic_path(out: Path) -> Path:
-    """A temp path beside ``out`` with the same suffix (writers pick the format from it)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}.", suffix=out.suffix)
-    os.close(descriptor)
-    os.chmod(name, 0o644)  # mkstemp makes it private; outputs are shared like normal files
-    return Path(name)
-
-
 def write_annotated(video: str | Path, out: str | Path, document: dict, stream: Stream) -> None:
     """``out`` (mp4): the video with the skeleton, rep counter and each rep's score, written atomically."""
     out, video = Path(out), Path(video)
     sequence, reps = stream.sequence, document["reps"]
-    temp = atomic_path(out)
-    try:
-        with opened_video(video) as capture:
-            writer = None
-            index = -1
-            while capture.grab():
-                index += 1
-                ok, frame = capture.retrieve()
-                if not ok or frame is None:
-                    raise VideoError(f"{video}: frame {index} could not be decoded")
-                if writer is None:
-                    size = (frame.shape[1], frame.shape[0])
-                    writer = cv2.VideoWriter(str(temp), cv2.VideoWriter_fourcc(*"mp4v"), stream.fps, size)
-                position = max(0, int(np.searchsorted(sequence.frame_indices, index, side="right")) - 1)
-                found = bool(sequence.detected[position])
-                done = [rep for rep in reps if rep["end_frame"] <= index]
-                in_rep = any(rep["start_frame"] <= index < rep["end_frame"] for rep in reps)
-                draw(frame, sequence.landmarks[position] if found else None, overlay_lines(done, in_rep, not found))
-                writer.write(frame)
-            if writer is not None:
-                writer.release()
-        os.replace(temp, out)
-    finally:
-        temp.unlink(missing_ok=True)
+    with atomic_output(out) as temp, opened_video(video) as capture:
+        writer = None
+        index = -1
+        while capture.grab():
+            index += 1
+            ok, frame = capture.retrieve()
+            if not ok or frame is None:
+                raise VideoError(f"{video}: frame {index} could not be decoded")
+            if writer is None:
+                size = (frame.shape[1], frame.shape[0])
+                writer = cv2.VideoWriter(str(temp), cv2.VideoWriter_fourcc(*"mp4v"), stream.fps, size)
+            position = max(0, int(np.searchsorted(sequence.frame_indices, index, side="right")) - 1)
+            found = bool(sequence.detected[position])
+            done = [rep for rep in reps if rep["end_frame"] <= index]
+            in_rep = any(rep["start_frame"] <= index < rep["end_frame"] for rep in reps)
+            draw(frame, sequence.landmarks[position] if found else None, overlay_lines(done, in_rep, not found))
+            writer.write(frame)
+        if writer is not None:
+            writer.release()
 
 
 def write_signal_plot(out: str | Path, document: dict, segmenter: RepSegmenter, exercise: str) -> None:
@@ -202,13 +191,11 @@ def write_signal_plot(out: str | Path, document: dict, segmenter: RepSegmenter, 
     axes.set_xlabel("time (s)")
     axes.set_ylabel(f"{exercise} signal height (body sizes)")
     axes.set_title(f"{Path(document['video']).name}: {len(document['reps'])} reps")
-    temp = atomic_path(out)
     try:
-        figure.savefig(temp, dpi=100, bbox_inches="tight")
-        os.replace(temp, out)
+        with atomic_output(out) as temp:
+            figure.savefig(temp, dpi=100, bbox_inches="tight")
     finally:
         plt.close(figure)
-        temp.unlink(missing_ok=True)
 
 
 # -- live ------------------------------------------------------------------------------------------
@@ -338,41 +325,48 @@ def print_rep(rep: dict) -> None:
     )
 
 
-def run_sets(args, scorer) -> int:
-    """``score_video.py --reps / --annotate / --live``: 0 when every video was scored, 1 otherwise.
-
-    ``args``: the script's parsed options; ``scorer``: its Scorer (settings, scores, metadata, close).
-    """
+def run_sets(
+    scorer: "Scorer",
+    videos: list[str],
+    as_json: bool,
+    cache_dir: Path,
+    annotate: str | None,
+    live: str | None,
+    stride: int,
+    show: bool,
+) -> int:
+    """``score --reps / --annotate / --live`` (the options of ``export.scorer.score``) with ``scorer``
+    (closed here): 0 when every video was scored, 1 otherwise."""
     exercise = scorer.metadata["exercise"]
     documents, failed = [], False
     try:
-        if args.live is not None:
-            report = None if args.json else print_rep
+        if live is not None:
+            report = None if as_json else print_rep
             documents.append(
                 live_session(
-                    args.live,
+                    live,
                     exercise,
                     scorer.score_sequences,
                     scorer.settings,
-                    args.stride,
-                    args.show,
+                    stride,
+                    show,
                     report or (lambda rep: None),
                 )
             )
-        if args.annotate and len(args.videos) != 1:
-            raise VideoError(f"--annotate {args.annotate}: needs exactly one video, got {len(args.videos)}")
-        for video in args.videos:
+        if annotate and len(videos) != 1:
+            raise VideoError(f"--annotate {annotate}: needs exactly one video, got {len(videos)}")
+        for video in videos:
             try:
                 document, stream, segmenter = score_session(
-                    video, exercise, scorer.score_sequences, scorer.settings, args.cache_dir, None, args.stride
+                    video, exercise, scorer.score_sequences, scorer.settings, cache_dir, None, stride
                 )
             except VideoError as error:
                 print(f"error: {error}", file=sys.stderr)
                 failed = True
                 continue
             documents.append(document)
-            if args.annotate:
-                out = Path(args.annotate)
+            if annotate:
+                out = Path(annotate)
                 write_annotated(video, out, document, stream)
                 write_signal_plot(out.with_name(f"{out.stem}_signal.png"), document, segmenter, exercise)
     except VideoError as error:
@@ -380,7 +374,7 @@ def run_sets(args, scorer) -> int:
         return 1
     finally:
         scorer.close()
-    if args.json:
+    if as_json:
         print(
             json.dumps(
                 {"model": str(scorer.artifact), "backend": scorer.backend, "exercise": exercise, "results": documents},

@@ -23,10 +23,11 @@ from pytorch_lightning.loggers import TensorBoardLogger
 from sklearn.ensemble import RandomForestRegressor
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from lightning_module.evaluation import atomic_write
+from lightning_module.evaluation import write_csv
 from preprocessing.cache import PoseSequence
 from preprocessing.constants import SCORE_SCALE
 from preprocessing.features import sequence_features
+from preprocessing.files import atomic_output
 
 MODELS = ("model", "majority", "random_forest")
 
@@ -183,11 +184,14 @@ def cross_validate(
         "threshold": threshold,
         "summary": summary.to_dict(orient="index"),
     }
-    atomic_write(run / "oof_predictions.csv", lambda temp: oof.to_csv(temp, index=False))
-    atomic_write(run / "folds.csv", lambda temp: folds_table.to_csv(temp, index=False))
-    atomic_write(run / "summary.csv", lambda temp: summary.to_csv(temp))
-    atomic_write(run / "summary.json", lambda temp: temp.write_text(json.dumps(details, indent=2) + "\n"))
-    atomic_write(run / "cv.png", lambda temp: plot(oof, threshold, temp))
+    write_csv(oof, run / "oof_predictions.csv")
+    write_csv(folds_table, run / "folds.csv")
+    with atomic_output(run / "summary.csv") as temp:
+        summary.to_csv(temp)
+    with atomic_output(run / "summary.json") as temp:
+        temp.write_text(json.dumps(details, indent=2) + "\n")
+    with atomic_output(run / "cv.png") as temp:
+        plot(oof, threshold, temp)
     return summary
 
 

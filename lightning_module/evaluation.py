@@ -1,8 +1,5 @@
 """Per-video results: gather them across processes and write them atomically (CSV, scatter plot)."""
 
-import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +9,7 @@ from matplotlib.figure import Figure
 from pytorch_lightning import LightningModule, Trainer
 
 from preprocessing.constants import SCORE_SCALE
+from preprocessing.files import atomic_output
 
 TEST_CSV = "test_predictions.csv"
 TEST_PLOT = "test_scatter.png"
@@ -44,22 +42,10 @@ def run_dir(trainer: Trainer) -> Path:
     return Path(trainer.log_dir or trainer.default_root_dir).absolute()
 
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(temp_path)`` on a temp file in ``path``'s folder, then ``os.replace`` it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        write(Path(temp))
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
     """Write ``frame`` (no index) to ``path`` atomically."""
-    atomic_write(path, lambda temp: frame.to_csv(temp, index=False))
+    with atomic_output(path) as temp:
+        frame.to_csv(temp, index=False)
 
 
 def write_test_report(table: pd.DataFrame, predicted: np.ndarray, log_dir: Path) -> tuple[Path, Path]:
@@ -72,7 +58,8 @@ def write_test_report(table: pd.DataFrame, predicted: np.ndarray, log_dir: Path)
     mae = float(report["error"].abs().mean())
     csv_path, plot_path = log_dir / TEST_CSV, log_dir / TEST_PLOT
     write_csv(report, csv_path)
-    atomic_write(plot_path, lambda temp: scatter_figure(report, mae).savefig(temp, format="png", dpi=120))
+    with atomic_output(plot_path) as temp:
+        scatter_figure(report, mae).savefig(temp, format="png", dpi=120)
     print(f"test: MAE {mae:.2f} score units on {len(report)} videos; wrote {csv_path} and {plot_path}")
     return csv_path, plot_path
 

@@ -4,20 +4,20 @@ An entry (and a pre-extracted ``*.pose.npz`` file, same format) holds ``landmark
 ``detected`` (T,) bool, ``frame_indices`` (T,) int64, ``total_frames`` (int64 scalar) and, from format
 2 on, ``aspect`` (float32 scalar, frame width / height; 0 when unknown). T is NUM_FRAMES for the
 default sampled entry and any length for a dense track (see ``preprocessing.features.video_track``).
-Writes go to a unique temp file in the same folder, are fsynced, then ``os.replace``d over the entry,
-so readers never see a partial file and concurrent writers (processes, or machines sharing one cache
-folder) leave one complete entry.
+Writes go through ``preprocessing.files.atomic_output`` (a unique temp file in the same folder, fsynced,
+then ``os.replace``d over the entry), so readers never see a partial file and concurrent writers
+(processes, or machines sharing one cache folder) leave one complete entry.
 """
 
 import hashlib
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from preprocessing.constants import LANDMARK_DIMS, NUM_LANDMARKS, POSE_FILE_SUFFIX
+from preprocessing.constants import LANDMARK_DIMS, NUM_LANDMARKS
+from preprocessing.files import atomic_output
 
 FORMAT_VERSION = 2  # bump when the entry format or its meaning changes: old entries are then missed
 ENTRY_LAYOUT = {  # array name -> (shape with None for the sequence length T, dtype)
@@ -53,11 +53,6 @@ class PoseSequence:
     frame_indices: np.ndarray
     total_frames: int
     aspect: float = UNKNOWN_ASPECT
-
-
-def is_pose_file(path: str | Path) -> bool:
-    """True for a pre-extracted pose sequence (``*.pose.npz``, e.g. the demo data), read with load_pose."""
-    return str(path).endswith(POSE_FILE_SUFFIX)
 
 
 def content_digest(path: str | Path) -> str:
@@ -119,7 +114,7 @@ def _problem(arrays: dict[str, np.ndarray]) -> str | None:
 
 
 def save_pose(path: str | Path, sequence: PoseSequence) -> None:
-    """Write ``sequence`` to ``path`` atomically (temp file in the same folder + ``os.replace``).
+    """Write ``sequence`` to ``path`` atomically (``atomic_output``).
 
     Creates the folder if needed; raises ValueError (naming ``path``) for a malformed sequence.
     """
@@ -128,18 +123,8 @@ def save_pose(path: str | Path, sequence: PoseSequence) -> None:
     problem = _problem(arrays)
     if problem is not None:
         raise ValueError(f"refusing to write {path}: {problem}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            np.savez(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp_name, 0o644)  # mkstemp makes it private; entries are shared like normal files
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    with atomic_output(path) as temp, open(temp, "wb") as handle:
+        np.savez(handle, **arrays)
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray] | None:

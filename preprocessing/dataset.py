@@ -15,11 +15,13 @@ from typing import Literal
 
 import pandas as pd
 
-from preprocessing.cache import CorruptEntryError, is_pose_file, load_pose
+from preprocessing.cache import CorruptEntryError, load_pose
 from preprocessing.constants import SCORE_SCALE
-from preprocessing.video import VideoError, has_video_extension, opened_video
+from preprocessing.files import is_input_name, is_pose_file
+from preprocessing.video import VideoError, opened_video
 
 Policy = Literal["fail", "skip"]
+Exercise = Literal["squat", "pushup", "lunge"]  # the keys of EXERCISES, as a type (command-line choices)
 logger = logging.getLogger(__name__)
 
 # exercise -> (train folder, test folder, scores CSV), all under the data dir (original layout).
@@ -130,11 +132,6 @@ def unreadable_reason(path: Path) -> str | None:
         return str(error)
 
 
-def is_video_name(path: str | Path) -> bool:
-    """Whether a file name is one the pipeline takes: a video, or a pre-extracted ``*.pose.npz``."""
-    return is_pose_file(path) or has_video_extension(path)
-
-
 def resolve_video(text: str, data_dir: str | Path) -> Path:
     """Absolute path of a CSV ``video`` entry (relative to ``data_dir``, or absolute)."""
     return Path(os.path.abspath(Path(data_dir, text.strip())))
@@ -143,7 +140,7 @@ def resolve_video(text: str, data_dir: str | Path) -> Path:
 def video_problem(video: Path, folders: tuple[str, str] | None) -> str | None:
     """Why a listed video cannot be used (extension, folder when ``folders`` decide the split,
     missing, unreadable), or None."""
-    if not is_video_name(video):
+    if not is_input_name(video):
         return f"{video}: not a video file (extension {video.suffix or 'none'!r})"
     if folders is not None and split_of(video, *folders) is None:
         train_folder, test_folder = folders

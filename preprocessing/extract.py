@@ -30,7 +30,6 @@ data set deterministically; they can share one cache folder because entries are 
     python cli.py extract --csv data/squat_scores.csv --data_dir data --shard 0/4
 """
 
-import argparse
 import ctypes
 import multiprocessing
 import os
@@ -40,23 +39,25 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from pebble import ProcessExpired, ProcessPool
 from rich.progress import track
 
-from preprocessing.cache import CorruptEntryError, PoseSequence, is_pose_file, load_pose
+from preprocessing.cache import CorruptEntryError, PoseSequence, load_pose
+from preprocessing.command import run_function
 from preprocessing.constants import DEFAULT_CACHE_DIR
 from preprocessing.dataset import read_csv, resolve_video
 from preprocessing.features import cache_entry, video_pose
-from preprocessing.pose import RUNNING_MODES, PoseEstimator, PoseSettings, model_files
-from preprocessing.video import has_video_extension
+from preprocessing.files import find_inputs, is_pose_file, is_video_name
+from preprocessing.pose import PoseEstimator, PoseSettings, model_files
 
 IN_PROCESS_THREADS = 2  # in-process: one video in BlazePose while the next one is decoded
 DEFAULT_TIME_LIMIT_S = 300.0  # per video in a worker: a 20 s 1080p clip takes ~1.5 s, so only a stall gets here
@@ -358,18 +359,6 @@ def select_shard(paths: list[Path], shard: str) -> list[Path]:
     return sorted(paths, key=str)[index::count]
 
 
-def is_video(path: Path) -> bool:
-    return path.is_file() and has_video_extension(path)
-
-
-def videos_in(inputs: list[Path]) -> list[Path]:
-    """Files as given; folders searched recursively for video files (by extension)."""
-    found: list[Path] = []
-    for item in inputs:
-        found += sorted(filter(is_video, item.rglob("*"))) if item.is_dir() else [item]
-    return found
-
-
 def videos_in_csv(csv_path: Path, data_dir: Path) -> list[Path]:
     """The ``video`` column of a scores CSV, relative to ``data_dir`` (as preprocessing.dataset reads it)."""
     return [resolve_video(text, data_dir) for text in read_csv(csv_path)["video"] if text.strip()]
@@ -383,64 +372,52 @@ def unique(paths: list[Path]) -> list[Path]:
     return list(first.values())
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="cli.py extract",
-        description="Run BlazePose on videos and fill the keypoint cache (parallel, resumable, shardable).",
-    )
-    parser.add_argument("inputs", nargs="*", type=Path, help="video files or folders (searched recursively)")
-    parser.add_argument(
-        "--csv",
-        type=Path,
-        action="append",
-        default=[],
-        help="scores CSV whose 'video' column lists the videos (repeatable)",
-    )
-    parser.add_argument(
-        "--data_dir",
-        type=Path,
-        default=Path("data"),
-        help="base of the CSV's relative video paths; searched when no input or CSV is given",
-    )
-    parser.add_argument("--cache_dir", type=Path, default=Path(DEFAULT_CACHE_DIR))
-    parser.add_argument(
-        "--num_workers",
-        type=int,
-        default=len(os.sched_getaffinity(0)),
-        help="worker processes (0 or 1: in this process); default: the usable CPU cores",
-    )
-    parser.add_argument("--shard", default=None, help="K/N: only every N-th video of the sorted list, from K")
-    parser.add_argument(
-        "--model_path", default=None, help="a pose_landmarker_*.task bundle (default: the model shipped with mediapipe)"
-    )
-    parser.add_argument("--running_mode", choices=RUNNING_MODES, default="video")
-    parser.add_argument(
-        "--time_limit",
-        type=float,
-        default=DEFAULT_TIME_LIMIT_S,
-        help=f"seconds per video in a worker process before it is failed as stalled (default {DEFAULT_TIME_LIMIT_S:g})",
-    )
-    parser.add_argument("--no_progress", action="store_true", help="no progress bar or summary")
-    return parser.parse_args(argv)
+def extract(
+    inputs: Sequence[Path] = (),
+    csv: Sequence[Path] = (),
+    data_dir: Path = Path("data"),
+    cache_dir: Path = Path(DEFAULT_CACHE_DIR),
+    num_workers: int = len(os.sched_getaffinity(0)),
+    shard: str | None = None,
+    model_path: str | None = None,
+    running_mode: Literal["video", "image"] = "video",
+    time_limit: float = DEFAULT_TIME_LIMIT_S,
+    progress: bool = True,
+) -> int:
+    """Run BlazePose on videos and fill the keypoint cache (parallel, resumable, shardable).
 
+    Returns 0 when every video is cached, 1 when some failed, 2 for bad arguments.
 
-def main(argv: list[str] | None = None) -> int:
-    """``python cli.py extract ...``: 0 when every video is cached, 1 when some failed, 2 for bad arguments."""
-    args = parse_args(argv)
+    Args:
+        inputs: video files or folders (searched recursively)
+        csv: scores CSV whose 'video' column lists the videos
+        data_dir: base of the CSV's relative video paths; searched when no input or CSV is given
+        cache_dir: keypoint cache folder
+        num_workers: worker processes (0 or 1: in this process); default: the usable CPU cores
+        shard: K/N: only every N-th video of the sorted list, from K
+        model_path: a pose_landmarker_*.task bundle (default: the model shipped with mediapipe)
+        running_mode: BlazePose tracking across the sampled frames (video), or per frame (image)
+        time_limit: seconds per video in a worker process before it is failed as stalled
+        progress: a progress bar and a summary (--no_progress: neither)
+    """
     try:
-        settings = PoseSettings(model_path=args.model_path, running_mode=args.running_mode)
-        if not (args.inputs or args.csv or args.data_dir.is_dir()):
-            raise ValueError(f"no videos given and no folder {args.data_dir} to search")
-        inputs = args.inputs if args.inputs or args.csv else [args.data_dir]
-        paths = unique(videos_in(inputs) + [video for csv in args.csv for video in videos_in_csv(csv, args.data_dir)])
+        settings = PoseSettings(model_path=model_path, running_mode=running_mode)
+        if not (inputs or csv or data_dir.is_dir()):
+            raise ValueError(f"no videos given and no folder {data_dir} to search")
+        searched = list(inputs) if inputs or csv else [data_dir]
+        listed = [video for table in csv for video in videos_in_csv(table, data_dir)]
+        paths = unique(find_inputs(searched, is_video_name) + listed)
         if not paths:
-            raise ValueError(f"no video files in {', '.join(map(str, inputs + args.csv))}")
-        if args.shard is not None:
-            paths = select_shard(paths, args.shard)
+            raise ValueError(f"no video files in {', '.join(map(str, [*searched, *csv]))}")
+        if shard is not None:
+            paths = select_shard(paths, shard)
     except (ValueError, OSError) as error:  # bad shard, settings, CSV or model file
         print(f"error: {error}")
         return 2
-    summary = extract_to_cache(
-        paths, args.cache_dir, settings, args.num_workers, progress=not args.no_progress, time_limit=args.time_limit
-    )
+    summary = extract_to_cache(paths, cache_dir, settings, num_workers, progress=progress, time_limit=time_limit)
     return 1 if summary.failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python cli.py extract ...`` (see ``extract``); bad arguments exit with status 2."""
+    return run_function(extract, argv, "cli.py extract", positional="inputs")

@@ -8,7 +8,7 @@ from typing import Literal
 
 import numpy as np
 
-from preprocessing.cache import CorruptEntryError, PoseSequence, cache_key, is_pose_file, load_pose, save_pose
+from preprocessing.cache import CorruptEntryError, PoseSequence, cache_key, load_pose, save_pose
 from preprocessing.constants import (
     DEFAULT_CACHE_DIR,
     FEATURE_DIMS,
@@ -17,6 +17,7 @@ from preprocessing.constants import (
     TRACK_FRAMES,
     VISIBILITY_THRESHOLD,
 )
+from preprocessing.files import is_pose_file
 from preprocessing.kinematics import KINEMATIC_DIMS, KINEMATIC_NAMES, kinematic_features
 from preprocessing.normalize import FEATURE_LAYOUT, NORMALIZATION, normalize_sequence
 from preprocessing.pose import PoseEstimator, PoseSettings

@@ -1,18 +1,76 @@
-"""Checks on folders a command must write into, made before any work is done; and a way to keep
-native libraries' start-up chatter off the terminal."""
+"""Files: the inputs a command takes (videos, pre-extracted pose files, folders of them), atomic
+writes, checks on folders a command must write into (made before any work is done), and a way to
+keep native libraries' start-up chatter off the terminal."""
 
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from preprocessing.constants import POSE_FILE_SUFFIX, VIDEO_EXTENSIONS
+
+OUTPUT_MODE = 0o644  # outputs are shared like normal files (mkstemp would leave them private)
 DEBUG_ENV = "FORMSCORE_DEBUG"  # set (not 0): native start-up messages are shown, as are tracebacks
 
 
 class NotWritableError(OSError):
     """A folder that a command must write into cannot be written; the message names the folder."""
+
+
+def is_video_name(path: str | Path) -> bool:
+    """Whether the file name ends in one of VIDEO_EXTENSIONS (case-insensitive)."""
+    return Path(path).suffix.lower() in VIDEO_EXTENSIONS
+
+
+def is_pose_file(path: str | Path) -> bool:
+    """True for a pre-extracted pose sequence (``*.pose.npz``, e.g. the demo data), read with load_pose."""
+    return str(path).endswith(POSE_FILE_SUFFIX)
+
+
+def is_input_name(path: str | Path) -> bool:
+    """Whether a file name is one the pipeline takes: a video, or a pre-extracted ``*.pose.npz``."""
+    return is_pose_file(path) or is_video_name(path)
+
+
+def files_in(folder: Path, accept: Callable[[Path], bool] = is_input_name) -> list[Path]:
+    """The files under ``folder`` (searched recursively) that ``accept`` takes, sorted."""
+    return sorted(path for path in folder.rglob("*") if path.is_file() and accept(path))
+
+
+def find_inputs(
+    paths: Sequence[Path], accept: Callable[[Path], bool] = is_input_name, limit: int | None = None
+) -> list[Path]:
+    """``paths`` with each folder replaced by its first ``limit`` (None: all) ``files_in`` it; other
+    paths are kept as given (a missing or bad file is the reader's to report)."""
+    found: list[Path] = []
+    for path in paths:
+        found += files_in(path, accept)[:limit] if path.is_dir() else [path]
+    return found
+
+
+@contextmanager
+def atomic_output(path: str | Path) -> Iterator[Path]:
+    """A temp file beside ``path`` for the caller to write (same suffix: writers pick the format from
+    it); on a clean exit it is fsynced, made mode 0644 and ``os.replace``d over ``path``, so readers
+    never see a partial file; on an error it is removed. Creates the folder if needed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{path.suffix}")
+    os.close(descriptor)
+    temp = Path(name)
+    try:
+        yield temp
+        descriptor = os.open(temp, os.O_RDWR)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+        os.chmod(temp, OUTPUT_MODE)
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
 
 
 def check_writable(folder: str | Path, what: str) -> None:

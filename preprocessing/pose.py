@@ -109,11 +109,8 @@ def model_identity(model_path: str | None) -> str:
 @lru_cache(maxsize=16)
 def file_sha1(path: str, size: int, mtime_ns: int) -> str:
     """sha1 of a file's bytes, memoised per (path, size, mtime) so cache keys stay cheap."""
-    digest = hashlib.sha1()
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha1").hexdigest()
 
 
 def import_mediapipe():

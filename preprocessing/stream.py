@@ -18,8 +18,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from preprocessing.cache import CorruptEntryError, PoseSequence, cache_key, is_pose_file, load_pose, save_pose
+from preprocessing.cache import CorruptEntryError, PoseSequence, cache_key, load_pose, save_pose
 from preprocessing.constants import DEFAULT_CACHE_DIR, LANDMARK_DIMS, NUM_LANDMARKS
+from preprocessing.files import is_pose_file
 from preprocessing.pose import PoseEstimator, PoseSettings
 from preprocessing.video import VideoError, opened_video
 

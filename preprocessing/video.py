@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from preprocessing.constants import NUM_FRAMES, VIDEO_EXTENSIONS
+from preprocessing.constants import NUM_FRAMES
 
 MIN_DECODED_FRACTION = 0.5  # containers overstate their count by a few frames (VFR), never by half
 
@@ -33,11 +33,6 @@ def sample_indices(total_frames: int, num: int = NUM_FRAMES) -> np.ndarray:
     if total_frames < 1:
         raise ValueError(f"total_frames must be >= 1, got {total_frames}")
     return np.linspace(0, total_frames - 1, num).astype(np.int64)
-
-
-def has_video_extension(path: str | Path) -> bool:
-    """Whether the file name ends in one of VIDEO_EXTENSIONS (case-insensitive)."""
-    return Path(path).suffix.lower() in VIDEO_EXTENSIONS
 
 
 @contextmanager

@@ -2,15 +2,19 @@
 
 import hashlib
 import os
+import stat
 import subprocess
 import sys
 import time
+import typing
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from preprocessing.cache import CorruptEntryError, PoseSequence, cache_key, load_pose, save_pose
+from preprocessing.dataset import EXERCISES, Exercise
+from preprocessing.files import atomic_output
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -223,3 +227,20 @@ def test_concurrent_writers_leave_one_valid_entry_and_no_temp_files(tmp_path):
     assert (final.landmarks == final.total_frames - 100).all()
     assert os.listdir(entry.parent) == ["entry.npz"]
     assert len(reads) >= 2  # the writers really overlapped
+
+
+def test_atomic_output_is_shared_and_leaves_nothing_on_failure(tmp_path: Path) -> None:
+    """Outputs come out mode 0644 (not mkstemp's 0600); a failed write keeps the old file, no temp."""
+    target = tmp_path / "sub" / "report.csv"
+    with atomic_output(target) as temp:
+        assert temp.parent == target.parent and temp.suffix == ".csv"
+        temp.write_text("a\n")
+    assert target.read_text() == "a\n" and stat.S_IMODE(target.stat().st_mode) == 0o644
+    with pytest.raises(RuntimeError), atomic_output(target) as temp:
+        temp.write_text("partial")
+        raise RuntimeError("writer failed")
+    assert target.read_text() == "a\n" and sorted(p.name for p in target.parent.iterdir()) == ["report.csv"]
+
+
+def test_exercise_type_lists_every_exercise() -> None:
+    assert set(typing.get_args(Exercise)) == set(EXERCISES)
