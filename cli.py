@@ -30,7 +30,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # 3: also its CUDA probe "er
 os.environ.setdefault("GLOG_minloglevel", "2")
 
 OTHER_COMMANDS = {
-    "demo": "preprocessing.demo",
+    "demo": "demo.dataset",
     "extract": "preprocessing.extract",
     "export": "export",
     "cv": "lightning_module.crossval",

@@ -21,9 +21,9 @@ from pytorch_lightning import Trainer
 from torch.utils.data import DataLoader
 
 from datamodules.exercise import ExerciseDataModule
+from demo.dataset import generate_demo_data
 from lightning_module.regressor import ScoreRegressor
 from preprocessing.dataset import EXERCISES
-from preprocessing.demo import generate_demo_data
 
 
 def train_sequences(data_dir: Path, exercise: str) -> ExerciseDataModule:

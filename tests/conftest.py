@@ -88,7 +88,7 @@ def demo_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A demo data set (all exercises, original layout, subject column) in a tmp ``data/``: the default
     training size (fewer subjects learn too little to beat the mean by the issue's margin), fewer test
     subjects."""
-    from preprocessing.demo import generate_demo_data
+    from demo.dataset import generate_demo_data
 
     data_dir = tmp_path_factory.mktemp("demo") / "data"
     generate_demo_data(data_dir, seed=0, train_subjects=48, test_subjects=4, reps_per_subject=12)

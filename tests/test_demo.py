@@ -6,7 +6,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from preprocessing import demo
+from demo.camera import MIN_DETECTED, VIEWS, Camera, project, visibility
+from demo.dataset import generate_demo_data
+from demo.dataset import main as demo_main
+from demo.exercises import EXERCISE_MODELS, Subject, pushup_joints, sample_subject, squat_joints
+from demo.skeleton import FORWARD, landmarks_3d, two_link, unit
+from demo.timeline import Timeline
 from preprocessing.cache import load_pose
 from preprocessing.constants import (
     LEFT_HIP,
@@ -32,13 +37,13 @@ def read_rows(csv_path: Path) -> list[dict[str, str]]:
 @pytest.fixture(scope="module")
 def small(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Path]]:
     data_dir = tmp_path_factory.mktemp("demo_small")
-    return data_dir, demo.generate_demo_data(data_dir, seed=0, **SMALL)
+    return data_dir, generate_demo_data(data_dir, seed=0, **SMALL)
 
 
 @pytest.fixture(scope="module")
 def learn(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Path]]:
     data_dir = tmp_path_factory.mktemp("demo_learn")
-    return data_dir, demo.generate_demo_data(data_dir, seed=0, **LEARN)
+    return data_dir, generate_demo_data(data_dir, seed=0, **LEARN)
 
 
 def test_layout_and_manifest(small: tuple[Path, dict[str, Path]]) -> None:
@@ -47,7 +52,7 @@ def test_layout_and_manifest(small: tuple[Path, dict[str, Path]]) -> None:
     for exercise, (train_folder, test_folder, csv_name) in EXERCISES.items():
         assert written[exercise] == data_dir / csv_name
         rows = read_rows(data_dir / csv_name)
-        faults = list(demo.EXERCISE_MODELS[exercise].faults)
+        faults = list(EXERCISE_MODELS[exercise].faults)
         assert list(rows[0]) == ["video", "score", "subject", "view", "yaw", "seconds", *faults]
         assert len(rows) == (SMALL["train_subjects"] + SMALL["test_subjects"]) * SMALL["reps_per_subject"]
         for row in rows:
@@ -55,10 +60,10 @@ def test_layout_and_manifest(small: tuple[Path, dict[str, Path]]) -> None:
             assert folder in (train_folder, test_folder)
             assert name.startswith(f"{row['subject']}_rep") and name.endswith(POSE_FILE_SUFFIX)
             assert (data_dir / row["video"]).is_file()
-            assert row["view"] in demo.VIEWS
+            assert row["view"] in VIEWS
         files = {p.relative_to(data_dir).as_posix() for p in data_dir.glob(f"*/*{POSE_FILE_SUFFIX}")}
         assert {row["video"] for row in rows} <= files
-    assert not list(data_dir.glob(".*.tmp")), "temp files of atomic writes left behind"
+    assert not list(data_dir.glob(".*.tmp*")), "temp files of atomic writes left behind"
 
 
 def test_subjects_disjoint_between_train_and_test(small: tuple[Path, dict[str, Path]]) -> None:
@@ -82,15 +87,15 @@ def test_pose_files_look_like_blazepose_output(small: tuple[Path, dict[str, Path
             expected = np.linspace(0, sequence.total_frames - 1, NUM_FRAMES).astype(np.int64)
             np.testing.assert_array_equal(sequence.frame_indices, expected)
             assert not sequence.landmarks[~sequence.detected].any(), "missed frames must be all zeros"
-            assert sequence.detected.sum() >= demo.MIN_DETECTED
+            assert sequence.detected.sum() >= MIN_DETECTED
             detected_landmarks.append(sequence.landmarks[sequence.detected])
             missed += int((~sequence.detected).sum())
             frames += NUM_FRAMES
     points = np.concatenate(detected_landmarks)
-    xy, z, visibility = points[..., :2], points[..., 2], points[..., 3]
+    xy, z, confidence = points[..., :2], points[..., 2], points[..., 3]
     assert np.mean((xy >= 0) & (xy <= 1)) > 0.98
-    assert visibility.min() >= 0 and visibility.max() <= 1
-    assert 0.05 < np.mean(visibility < 0.5) < 0.4, "some (far-side, occluded) points are poorly visible"
+    assert confidence.min() >= 0 and confidence.max() <= 1
+    assert 0.05 < np.mean(confidence < 0.5) < 0.4, "some (far-side, occluded) points are poorly visible"
     hip_z = z[:, [LEFT_HIP, RIGHT_HIP]].mean(axis=1)
     assert np.abs(hip_z).mean() < 0.05 < np.abs(z).max(), "z is relative to the hip centre"
     assert 0.005 < missed / frames < 0.15, "some missed detections, not too many"
@@ -98,8 +103,8 @@ def test_pose_files_look_like_blazepose_output(small: tuple[Path, dict[str, Path
 
 def test_same_seed_same_data_other_seed_other_data(tmp_path: Path, small: tuple[Path, dict[str, Path]]) -> None:
     data_dir, written = small
-    again = demo.generate_demo_data(tmp_path / "again", seed=0, exercises=["lunge"], **SMALL)["lunge"]
-    other = demo.generate_demo_data(tmp_path / "other", seed=1, exercises=["lunge"], **SMALL)["lunge"]
+    again = generate_demo_data(tmp_path / "again", seed=0, exercises=["lunge"], **SMALL)["lunge"]
+    other = generate_demo_data(tmp_path / "other", seed=1, exercises=["lunge"], **SMALL)["lunge"]
     assert again.read_bytes() == written["lunge"].read_bytes()
     assert other.read_bytes() != written["lunge"].read_bytes()
     for row in read_rows(written["lunge"]):
@@ -112,15 +117,15 @@ def test_same_seed_same_data_other_seed_other_data(tmp_path: Path, small: tuple[
 
 def test_bad_arguments_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="deadlift"):
-        demo.generate_demo_data(tmp_path, exercises=["squat", "deadlift"])
+        generate_demo_data(tmp_path, exercises=["squat", "deadlift"])
     with pytest.raises(ValueError, match="at least 1"):
-        demo.generate_demo_data(tmp_path, test_subjects=0)
+        generate_demo_data(tmp_path, test_subjects=0)
     assert not list(tmp_path.iterdir()), "nothing written for bad arguments"
 
 
 def test_main_writes_and_summarises(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["--data_dir", str(tmp_path), "--exercises", "pushup", "--train_subjects", "2"]
-    assert demo.main([*argv, "--test_subjects", "1", "--reps_per_subject", "2"]) == 0
+    assert demo_main([*argv, "--test_subjects", "1", "--reps_per_subject", "2"]) == 0
     output = capsys.readouterr().out
     assert "pushup" in output and "4 repetitions,  2 subjects" in output and "2 repetitions,  1 subjects" in output
     assert len(read_rows(tmp_path / "pushup_scores.csv")) == 6
@@ -129,24 +134,24 @@ def test_main_writes_and_summarises(tmp_path: Path, capsys: pytest.CaptureFixtur
 # --- kinematics and camera ---------------------------------------------------------------------
 
 
-def timeline(depth: np.ndarray) -> demo.Timeline:
+def timeline(depth: np.ndarray) -> Timeline:
     indices = np.arange(len(depth), dtype=np.int64)
-    return demo.Timeline(frame_indices=indices, total_frames=len(depth), times=indices / 30.0, depth=depth)
+    return Timeline(frame_indices=indices, total_frames=len(depth), times=indices / 30.0, depth=depth)
 
 
-def subject(exercise: str, seed: int = 3) -> demo.Subject:
-    return demo.sample_subject("s01", demo.EXERCISE_MODELS[exercise], np.random.default_rng(seed))
+def subject(exercise: str, seed: int = 3) -> Subject:
+    return sample_subject("s01", EXERCISE_MODELS[exercise], np.random.default_rng(seed))
 
 
 def severities(exercise: str, **faults: float) -> dict[str, float]:
-    return {fault: faults.get(fault, 0.0) for fault in demo.EXERCISE_MODELS[exercise].faults}
+    return {fault: faults.get(fault, 0.0) for fault in EXERCISE_MODELS[exercise].faults}
 
 
 def test_two_link_keeps_segment_lengths() -> None:
     rng = np.random.default_rng(0)
     root, end = rng.normal(size=(50, 3)), rng.normal(size=(50, 3))
-    end = root + demo.unit(end - root) * rng.uniform(0.2, 0.75, size=(50, 1))
-    middle = demo.two_link(root, end, 0.45, 0.4, demo.FORWARD)
+    end = root + unit(end - root) * rng.uniform(0.2, 0.75, size=(50, 1))
+    middle = two_link(root, end, 0.45, 0.4, FORWARD)
     np.testing.assert_allclose(np.linalg.norm(middle - root, axis=1), 0.45, atol=1e-9)
     np.testing.assert_allclose(np.linalg.norm(end - middle, axis=1), 0.4, atol=1e-9)
 
@@ -154,7 +159,7 @@ def test_two_link_keeps_segment_lengths() -> None:
 @pytest.mark.parametrize("exercise", ["squat", "lunge"])
 def test_depth_fault_decides_hip_height_at_the_bottom(exercise: str) -> None:
     person, bottom = subject(exercise), timeline(np.array([0.0, 1.0]))
-    model = demo.EXERCISE_MODELS[exercise]
+    model = EXERCISE_MODELS[exercise]
     good = model.joints(person, severities(exercise), bottom)
     shallow = model.joints(person, severities(exercise, depth=1.0), bottom)
     front = person.lead_side if exercise == "lunge" else 0
@@ -168,12 +173,12 @@ def test_pushup_depth_and_lockout_set_the_elbow_angle() -> None:
     person, rep = subject("pushup"), timeline(np.array([0.0, 1.0]))
 
     def elbow_angles(**faults: float) -> np.ndarray:
-        joints = demo.pushup_joints(person, severities("pushup", **faults), rep)
+        joints = pushup_joints(person, severities("pushup", **faults), rep)
         upper, fore = (
             joints["shoulder"][:, 0] - joints["elbow"][:, 0],
             joints["wrist"][:, 0] - joints["elbow"][:, 0],
         )
-        cosine = np.sum(demo.unit(upper) * demo.unit(fore), axis=1)
+        cosine = np.sum(unit(upper) * unit(fore), axis=1)
         return np.degrees(np.arccos(np.clip(cosine, -1, 1)))
 
     top, bottom = elbow_angles()
@@ -184,17 +189,17 @@ def test_pushup_depth_and_lockout_set_the_elbow_angle() -> None:
 
 def test_front_view_projects_like_blazepose() -> None:
     person = subject("squat")
-    joints = demo.squat_joints(person, severities("squat"), timeline(np.zeros(4)))
-    points, normals = demo.landmarks_3d(joints, person.body)
-    camera = demo.Camera(yaw=0.0, pitch=0.0, roll=0.0, distance=3.5, fill=0.7, centre=(0.5, 0.5), aspect=16 / 9)
-    xy, z = demo.project(points, camera)
+    joints = squat_joints(person, severities("squat"), timeline(np.zeros(4)))
+    points, normals = landmarks_3d(joints, person.body)
+    camera = Camera(yaw=0.0, pitch=0.0, roll=0.0, distance=3.5, fill=0.7, centre=(0.5, 0.5), aspect=16 / 9)
+    xy, z = project(points, camera)
     assert np.all(xy[:, LEFT_SHOULDER, 0] > xy[:, RIGHT_SHOULDER, 0]), "subject's left is on the image right"
     assert np.all(xy[:, 0, 1] < xy[:, 27, 1]), "y grows downwards: nose above ankles"
     np.testing.assert_allclose(xy[..., 1].max() - xy[..., 1].min(), 0.7, atol=1e-6)  # framed to fill
     np.testing.assert_allclose(z[:, [LEFT_HIP, RIGHT_HIP]].mean(axis=1), 0.0, atol=1e-3)
     assert np.all(z[:, 0] < 0), "the nose is closer to the camera than the hips"
-    side = demo.Camera(yaw=70.0, pitch=0.0, roll=0.0, distance=3.5, fill=0.7, centre=(0.5, 0.5), aspect=16 / 9)
-    visible = demo.visibility(points, normals, side, demo.project(points, side)[0], np.random.default_rng(0))
+    side = Camera(yaw=70.0, pitch=0.0, roll=0.0, distance=3.5, fill=0.7, centre=(0.5, 0.5), aspect=16 / 9)
+    visible = visibility(points, normals, side, project(points, side)[0], np.random.default_rng(0))
     assert visible[:, 11::2].mean() > visible[:, 12::2].mean() + 0.2, "far (right) side less visible"
 
 
@@ -205,7 +210,7 @@ def test_score_is_the_known_function_of_the_faults(learn: tuple[Path, dict[str, 
     _, written = learn
     for exercise, csv_path in written.items():
         rows = read_rows(csv_path)
-        weights = demo.EXERCISE_MODELS[exercise].weights
+        weights = EXERCISE_MODELS[exercise].weights
         scores = np.array([float(row["score"]) for row in rows])
         true = np.clip(100 - np.array([sum(w * float(row[f]) for f, w in weights.items()) for row in rows]), 0, 100)
         assert scores.min() >= 0 and scores.max() <= 100

@@ -10,9 +10,9 @@ import pytest
 from conftest import REPO
 from skimage.data import astronaut
 
+from demo.sessions import SESSION_FPS, make_session
 from export.session import live_session, score_session, summary
 from preprocessing.cache import PoseSequence
-from preprocessing.demo_sessions import SESSION_FPS, make_session
 from preprocessing.features import sequence_features
 from preprocessing.pose import PoseEstimator, PoseSettings
 from preprocessing.reps import Rep, rep_sequence, segment

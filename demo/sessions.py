@@ -1,7 +1,7 @@
 """Demo sessions: several repetitions chained in one pose stream, with known boundaries and faults.
 
-Built from the demo generator's pieces (``preprocessing.demo``): one subject, one camera, rest
-between repetitions, optionally a pause, a partial repetition at the start (the video begins
+Built from the demo generator's pieces (``demo.exercises``, ``demo.camera``): one subject, one camera,
+rest between repetitions, optionally a pause, a partial repetition at the start (the video begins
 mid-ascent) or at the end (it stops mid-descent), and seconds without the person (walking in / out).
 Every frame is posed (SESSION_FPS), as ``preprocessing.stream`` gives a real video at stride 1, and
 each repetition's frames come from the exercise's kinematics with that repetition's own fault
@@ -14,24 +14,18 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from preprocessing.cache import PoseSequence
-from preprocessing.demo import (
+from demo.camera import Camera, jitter_camera, observe
+from demo.exercises import (
     EXERCISE_MODELS,
-    Camera,
     Subject,
-    Timeline,
-    add_jitter,
     form_score,
-    jitter_camera,
-    landmarks_3d,
-    lerp,
-    movement_depth,
-    project,
     sample_severities,
     sample_subject,
     subject_rng,
-    visibility,
 )
+from demo.skeleton import Joints, lerp
+from demo.timeline import Timeline, movement_depth
+from preprocessing.cache import PoseSequence
 
 SESSION_FPS = 30  # = preprocessing.stream.DEFAULT_FPS, the rate a *.pose.npz stream is read at
 SESSION_SUBJECT = 1000  # subject number of sessions (apart from the data set's 1..60)
@@ -123,7 +117,7 @@ def make_session(
         cursor = pieces[0].start + pieces[0].seconds + float(rng.uniform(*REST_SECONDS))
     else:
         cursor = absent_seconds[0] + float(rng.uniform(*LEAD_SECONDS))
-    complete = []
+    complete: list[Piece] = []
     for index in range(reps):
         complete.append(piece(cursor, index))
         cursor += complete[-1].seconds + float(rng.uniform(*REST_SECONDS))
@@ -138,7 +132,7 @@ def make_session(
     frames = np.arange(total)
     times = frames / SESSION_FPS
     depth, owner = session_depth(pieces, times)
-    chunks = []
+    chunks: list[Joints] = []
     for number, part in enumerate(pieces):
         mine = owner == number
         timeline = Timeline(frames[mine], total, times[mine], depth[mine])
@@ -155,7 +149,7 @@ def make_session(
 
 
 def render_session(
-    joints: dict[str, np.ndarray],
+    joints: Joints,
     subject: Subject,
     camera: Camera,
     times: np.ndarray,
@@ -164,12 +158,8 @@ def render_session(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Joints of every frame -> BlazePose-like landmarks (T, 33, 4) and detected flags: scattered
     misses at the subject's miss rate, nobody during the absent seconds at either end."""
-    points, normals = landmarks_3d(joints, subject.body)
-    xy, z = project(points, camera)
-    visible = visibility(points, normals, camera, xy, rng)
-    xy, z = add_jitter(xy, z, visible, camera, rng)
+    landmarks = observe(joints, subject.body, camera, rng)
     detected = rng.random(len(times)) >= subject.miss_rate
     detected &= (times >= absent_seconds[0]) & (times <= times[-1] - absent_seconds[1])
-    landmarks = np.concatenate([xy, z[..., None], visible[..., None]], axis=-1).astype(np.float32)
     landmarks[~detected] = 0.0
     return landmarks, detected
