@@ -21,8 +21,11 @@ from preprocessing.video import VideoError, sample_indices
 
 SHARED = REPO.parent / "shared"
 FIXTURE = REPO / "tests" / "fixtures" / "rep_counts.csv"
-TOLERANCE = 12  # frames at 30 fps (0.4 s): start / bottom / end against the generator's movement boundaries;
-# the median error is smaller (see test_boundaries_on_generated_sessions): an eased start is hard to date
+# Frames at 30 fps: start / bottom / end against the generator's movement boundaries. In clean sets the
+# median error is 1-2 frames and none is over 8 (0.27 s); around a pause, a partial rep or a person
+# walking in, a rest that sways after the movement can move an end by up to 12 (0.4 s).
+CLEAN_TOLERANCE = 8
+TOLERANCE = 12
 MODERATE = {"depth": 0.3}  # the generator's shallowest reps (depth fault 1) barely move: keep them out
 
 
@@ -38,8 +41,8 @@ def test_boundaries_on_generated_sessions(exercise: str, seed: int) -> None:
     assert len(reps) == len(session.reps) == 6
     found = np.array([(rep.start, rep.bottom, rep.end) for rep in reps])
     errors = np.abs(found - np.array(session.reps))
-    assert errors.max() <= TOLERANCE, f"frame errors (start, bottom, end):\n{found - np.array(session.reps)}"
-    assert np.median(errors) <= 4
+    assert errors.max() <= CLEAN_TOLERANCE, f"frame errors (start, bottom, end):\n{found - np.array(session.reps)}"
+    assert np.median(errors) <= 2 and np.percentile(errors, 90) <= 6, errors
 
 
 def edges(pairs: list[tuple[int, ...]]) -> list[int]:
