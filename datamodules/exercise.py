@@ -6,13 +6,13 @@ Data layout (original project): ``<data_dir>/<exercise>_scores.csv`` lists video
 ``label`` and optionally ``split``. Validation rows are carved from the train rows by a seeded split,
 grouped by ``subject`` / ``group`` when the CSV has one; ``fold`` / ``folds`` hold out one grouped
 cross-validation fold as the test split. Items are dicts ``x`` (NUM_FRAMES, feature_dims) float32,
-``y`` score / SCORE_SCALE (not when predicting) and ``index``, the row of ``tables[split]``.
+``y`` score / SCORE_SCALE (not when predicting) and ``index``, the row of ``tables[split]`` (``rows``).
 """
 
 import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,8 +29,8 @@ from preprocessing.dataset import (
     EXERCISES,
     DataValidationError,
     Policy,
-    apply_policy,
     check_detections,
+    drop_problems,
     load_scores,
 )
 from preprocessing.extract import extract_to_cache
@@ -88,15 +88,16 @@ class AugmentedDataset(Dataset):
         }
 
 
+LEGACY_POSE_PREFIX = "pose_"  # older checkpoints: flat pose_model_path, pose_running_mode, ... hparams
+
+
 def pose_settings(hparams: Mapping[str, Any]) -> PoseSettings:
-    """The PoseSettings of a datamodule's hyper-parameters (also ``datamodule_hyper_parameters`` of a
-    checkpoint; missing keys take the defaults)."""
-    return PoseSettings(
-        model_path=hparams.get("pose_model_path"),
-        running_mode=hparams.get("pose_running_mode", "video"),
-        min_detection_confidence=hparams.get("pose_min_detection_confidence", 0.5),
-        min_tracking_confidence=hparams.get("pose_min_tracking_confidence", 0.5),
-    )
+    """The PoseSettings of a datamodule's hyper-parameters (``datamodule_hyper_parameters`` of a
+    checkpoint): its ``pose`` dict, or an older checkpoint's flat ``pose_*`` keys; missing: defaults."""
+    if "pose" in hparams:
+        return PoseSettings(**hparams["pose"])
+    legacy = {field: LEGACY_POSE_PREFIX + field for field in PoseSettings.__dataclass_fields__}
+    return PoseSettings(**{field: hparams[key] for field, key in legacy.items() if key in hparams})
 
 
 def split_train_val(
@@ -175,9 +176,9 @@ class ExerciseDataModule(LightningDataModule):
         seed: seed of the train / val split (the CLI links it to ``seed_everything``).
         num_workers: DataLoader worker processes.
         extract_workers: pose extraction processes used by ``prepare_data``.
-        pose_model_path: BlazePose ``.task`` / model file; None: the one inside the mediapipe package.
-        pose_running_mode: "video" (tracking across the sampled frames) or "image" (each frame alone).
-        pose_min_detection_confidence, pose_min_tracking_confidence: BlazePose thresholds.
+        pose: BlazePose settings (preprocessing/pose.py): ``model_path`` (a ``.task`` bundle; None: the
+            model inside the mediapipe package), ``running_mode`` "video" (tracking across the sampled
+            frames) or "image" (each frame alone), ``min_detection_confidence``, ``min_tracking_confidence``.
         bad_video_policy: "fail" stops on the first bad CSV row / video; "skip" drops it with a warning.
         predict_paths: videos, or folders of videos, to score with ``predict``.
         csv: a scores CSV anywhere (e.g. a data set's ``manifest.csv``) instead of
@@ -202,10 +203,7 @@ class ExerciseDataModule(LightningDataModule):
         seed: int = 42,
         num_workers: int = 0,
         extract_workers: int = 2,
-        pose_model_path: str | None = None,
-        pose_running_mode: Literal["video", "image"] = "video",
-        pose_min_detection_confidence: float = 0.5,
-        pose_min_tracking_confidence: float = 0.5,
+        pose: PoseSettings = PoseSettings(),
         bad_video_policy: Policy = "fail",
         predict_paths: list[str] | None = None,
         csv: str | None = None,
@@ -223,10 +221,12 @@ class ExerciseDataModule(LightningDataModule):
         if fold is not None and not 0 <= fold < folds:
             raise ValueError(f"fold must be in 0..{folds - 1}, not {fold}")
         feature_dims(feature_set)  # an unknown name fails here
-        self.save_hyperparameters(ignore=["augmentation"])
+        self.save_hyperparameters(ignore=["augmentation", "pose"])
         self.augmentation = augmentation or AugmentationConfig()
-        self.hparams["augmentation"] = dataclasses.asdict(self.augmentation)  # plain values: checkpoints load safely
-        self.pose_settings = pose_settings(self.hparams)
+        self.pose_settings = pose
+        # plain values: checkpoints load safely (weights_only)
+        self.hparams["augmentation"] = dataclasses.asdict(self.augmentation)
+        self.hparams["pose"] = dataclasses.asdict(pose)
         self.tables: dict[str, pd.DataFrame] = {}
         self.datasets: dict[str, SequenceDataset | AugmentedDataset] = {}
         self.sequences: dict[str, PoseSequence] = {}  # video -> its NUM_FRAMES pose sequence, once read
@@ -279,8 +279,8 @@ class ExerciseDataModule(LightningDataModule):
         """Load the sequences the stage needs into memory (from the cache, or pose files)."""
         if stage == "predict":
             videos = self.predict_videos()
-            table = pd.DataFrame({"video": videos, "score": np.nan, "line": range(1, len(videos) + 1)})
-            self.set_split("predict", self.usable(table, Path("data.predict_paths"), "predict"), with_targets=False)
+            table = pd.DataFrame({"video": videos, "score": np.nan})
+            self.set_split("predict", self.usable(table, None, "predict"), with_targets=False)
             return
         table = self.scores()
         if self.hparams.fold is not None:
@@ -295,25 +295,24 @@ class ExerciseDataModule(LightningDataModule):
         if stage == "test":
             self.set_split("test", self.usable(table[table["split"] == "test"], self.csv_path, "test"))
 
-    def usable(self, table: pd.DataFrame, source: Path, split: str) -> pd.DataFrame:
+    def usable(self, table: pd.DataFrame, source: Path | None, split: str) -> pd.DataFrame:
         """Rows of ``table`` whose pose could be read and shows a person, with their ``sequence``;
-        others fail or are skipped per ``bad_video_policy`` (messages name ``source`` and line).
+        others fail or are skipped per ``bad_video_policy`` (messages name the file, and the line of
+        ``source``, the CSV the rows come from; None: files given directly, ``predict_paths``).
         Raises DataValidationError when no row is left for ``split``."""
-        sequences: dict[str, PoseSequence] = {}
-        issues = []
-        for line, video in zip(table["line"], table["video"], strict=False):
+        problems: dict[str, str] = {}
+        for video in table["video"]:
             try:
                 if video not in self.sequences:  # each pose is read once per data module
                     self.sequences[video] = video_pose(video, self.pose_settings, self.hparams.cache_dir)[0]
-                sequences[video] = self.sequences[video]
             except (VideoError, CorruptEntryError) as error:
-                issues.append((int(line), str(error)))
-        table = table[~table["line"].isin(apply_policy(issues, source, self.hparams.bad_video_policy))]
-        detected = {video: bool(sequence.detected.any()) for video, sequence in sequences.items()}
+                problems[video] = str(error)
+        table = drop_problems(table, problems, source, self.hparams.bad_video_policy)
+        detected = {video: bool(self.sequences[video].detected.any()) for video in table["video"]}
         table = check_detections(table, detected, source, self.hparams.bad_video_policy)
         if table.empty:
-            raise DataValidationError(f"{source}: no usable videos for the {split} split")
-        return table.assign(sequence=[sequences[video] for video in table["video"]])
+            raise DataValidationError(f"{source or 'data.predict_paths'}: no usable videos for the {split} split")
+        return table.assign(sequence=[self.sequences[video] for video in table["video"]])
 
     def set_split(self, split: str, table: pd.DataFrame, with_targets: bool = True, augment: bool = False) -> None:
         """Keep ``table`` (without its sequences) and its dataset: fixed features, or for an augmented
@@ -331,6 +330,10 @@ class ExerciseDataModule(LightningDataModule):
         name = self.hparams.feature_set
         features = torch.from_numpy(np.stack([sequence_features(sequence, name) for sequence in table["sequence"]]))
         self.datasets[split] = SequenceDataset(features, targets)
+
+    def rows(self, split: str, index: np.ndarray) -> pd.DataFrame:
+        """Rows ``index`` (the items' ``index``) of the split's table: ``video``, ``score``, ..."""
+        return self.tables[split].iloc[index]
 
     def track(self, video: str) -> PoseSequence:
         """The denser cached pose track of a video (extracted on first use)."""

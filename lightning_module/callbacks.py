@@ -1,17 +1,37 @@
-"""Callbacks the CLI always adds: a prediction writer and an end-of-fit summary."""
+"""Callbacks the CLI always adds: a prediction writer, the per-video test report and an end-of-fit summary."""
 
 import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 from pytorch_lightning import Callback, LightningModule, Trainer
 from pytorch_lightning.callbacks import BasePredictionWriter
 from pytorch_lightning.trainer.states import TrainerFn
 
-from lightning_module.evaluation import PREDICTIONS_CSV, gather_rows, run_dir, write_csv
+from lightning_module.evaluation import PREDICTIONS_CSV, gather_rows, run_dir, write_csv, write_test_report
 from preprocessing.constants import SCORE_SCALE
+
+
+class BatchRows:
+    """One epoch's per-batch values with the batches' ``index`` (rows of the split's table), gathered
+    across processes: one value per row (the distributed sampler's padding repeats dropped), by row."""
+
+    def __init__(self) -> None:
+        self._rows: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def reset(self) -> None:
+        self._rows = []
+
+    def add(self, batch: dict[str, torch.Tensor], values: torch.Tensor) -> None:
+        self._rows.append((batch["index"], values.detach()))
+
+    def gather(self, pl_module: LightningModule) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, values) of every process, on every process (all must call it)."""
+        index, values = gather_rows(pl_module, *(torch.cat(column) for column in zip(*self._rows, strict=True)))
+        return index.numpy(), values.numpy()
 
 
 class PredictionWriter(BasePredictionWriter):
@@ -23,10 +43,10 @@ class PredictionWriter(BasePredictionWriter):
     def __init__(self, output_path: str | None = None) -> None:
         super().__init__(write_interval="batch")
         self.output_path = output_path
-        self._rows: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self._rows = BatchRows()
 
     def on_predict_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        self._rows = []
+        self._rows.reset()
 
     def write_on_batch_end(
         self,
@@ -38,19 +58,47 @@ class PredictionWriter(BasePredictionWriter):
         batch_idx: int,
         dataloader_idx: int,
     ) -> None:
-        self._rows.append((batch["index"], prediction.detach()))
+        self._rows.add(batch, prediction)
 
     def on_predict_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        index, scores = gather_rows(pl_module, *(torch.cat(column) for column in zip(*self._rows, strict=False)))
+        index, scores = self._rows.gather(pl_module)
         log_dir = run_dir(trainer)
         if not trainer.is_global_zero:
             return
         path = Path(self.output_path).absolute() if self.output_path else log_dir / PREDICTIONS_CSV
-        videos = trainer.datamodule.tables["predict"]["video"].to_numpy()[index.numpy()]
-        predictions = pd.DataFrame({"video": videos, "score": scores.double().numpy().round(2)})
+        videos = trainer.datamodule.rows("predict", index)["video"].to_numpy()
+        predictions = pd.DataFrame({"video": videos, "score": scores.astype(np.float64).round(2)})
         write_csv(predictions, path)
         print(predictions.to_string(index=False))
         print(f"wrote {len(predictions)} scores to {path}")
+
+
+class VideoReportWriter(Callback):
+    """After ``test``, rank 0 writes the per-video report (``write_test_report``: TEST_CSV, TEST_PLOT)
+    into the log dir, from the module's ``test_step`` outputs (scores in 0..1)."""
+
+    def __init__(self) -> None:
+        self._rows = BatchRows()
+
+    def on_test_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._rows.reset()
+
+    def on_test_batch_end(
+        self,
+        trainer: Trainer,
+        pl_module: LightningModule,
+        outputs: torch.Tensor,
+        batch: dict[str, torch.Tensor],
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        self._rows.add(batch, outputs)
+
+    def on_test_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        index, predicted = self._rows.gather(pl_module)
+        log_dir = run_dir(trainer)
+        if trainer.is_global_zero:
+            write_test_report(trainer.datamodule.rows("test", index), predicted * SCORE_SCALE, log_dir)
 
 
 class FitSummary(Callback):

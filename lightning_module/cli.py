@@ -9,13 +9,14 @@ replaces a better ``best.ckpt``.
 
 import logging
 import warnings
+from pathlib import Path
 from typing import Any
 
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 
 from datamodules.exercise import ExerciseDataModule
-from lightning_module.callbacks import FitSummary, PredictionWriter
+from lightning_module.callbacks import FitSummary, PredictionWriter, VideoReportWriter
 from lightning_module.checkpoints import check_checkpoint, keep_earlier_checkpoints
 from lightning_module.regressor import ScoreRegressor
 from preprocessing.features import feature_dims
@@ -30,6 +31,7 @@ logging.getLogger("tensorflow").setLevel(logging.ERROR)
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
 
 DEFAULT_SEED = 42
+BASE_CONFIG = Path(__file__).resolve().parent.parent / "base.yaml"  # what the exercises' configs share
 DESCRIPTION = (
     "formscore: fit / validate / test / predict a form scorer (LightningCLI, e.g. fit --config squat.yaml); "
     "also the commands demo, extract and export (each with its own --help)."
@@ -42,14 +44,19 @@ def data_seed(seed_everything: bool | int) -> int:
 
 
 class FormscoreCLI(LightningCLI):
-    """LightningCLI whose ``seed_everything`` also seeds the data split, which always writes
-    predictions and prints the end-of-fit summary, and which checks checkpoints and their folders
-    first (see the module docstring)."""
+    """LightningCLI whose every command first reads BASE_CONFIG, whose ``seed_everything`` also seeds
+    the data split, which always writes predictions and the per-video test report and prints the
+    end-of-fit summary, and which checks checkpoints and their folders first (see the module docstring)."""
+
+    def __init__(self, *args: Any, parser_kwargs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        base = {command: {"default_config_files": [str(BASE_CONFIG)]} for command in self.subcommands()}
+        super().__init__(*args, parser_kwargs={**base, **(parser_kwargs or {})}, **kwargs)
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.link_arguments("seed_everything", "data.seed", compute_fn=data_seed)
         parser.link_arguments("data.feature_set", "model.input_size", compute_fn=feature_dims)
         parser.add_lightning_class_args(PredictionWriter, "prediction_writer")
+        parser.add_lightning_class_args(VideoReportWriter, "test_report")
         parser.add_lightning_class_args(FitSummary, "fit_summary")
 
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:

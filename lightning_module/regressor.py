@@ -1,8 +1,9 @@
 """``ScoreRegressor``: a scoring network (``backbone``: bilstm, gru or tcn) trained with MSE on score / SCORE_SCALE.
 
 Batches are dicts: ``x`` (B, NUM_FRAMES, FEATURE_DIMS) float32, ``y`` (B,) float32 in 0..1 (absent
-when predicting) and ``index`` (B,) int64, the row of the datamodule's table for that split
-(``datamodule.tables[split]``, columns ``video`` and ``score``), so ``test`` can report per video.
+when predicting) and ``index`` (B,) int64, the row of the datamodule's table for that split. The module
+reads and writes no files: ``test_step`` returns its predictions, from which a callback
+(``lightning_module.callbacks.VideoReportWriter``) writes the per-video report.
 """
 
 import warnings
@@ -13,7 +14,6 @@ from pytorch_lightning import LightningModule
 from torchmetrics import MeanAbsoluteError, MetricCollection, SpearmanCorrCoef
 
 from lightning_module.backbone import Architecture, Backbone, build_scorer
-from lightning_module.evaluation import gather_rows, run_dir, write_test_report
 from preprocessing.constants import FEATURE_DIMS, SCORE_SCALE
 
 Batch = dict[str, torch.Tensor]
@@ -55,7 +55,6 @@ class ScoreRegressor(LightningModule):
         self.train_metrics = metrics.clone(prefix="train/")
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
-        self._test_rows: list[tuple[torch.Tensor, torch.Tensor]] = []
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, NUM_FRAMES, FEATURE_DIMS) -> (B,) scores in 0..1."""
@@ -96,9 +95,9 @@ class ScoreRegressor(LightningModule):
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         self.model_step(batch, "val")
 
-    def test_step(self, batch: Batch, batch_idx: int) -> None:
-        predicted = self.model_step(batch, "test")[1]
-        self._test_rows.append((batch["index"], predicted.detach()))
+    def test_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        """Predictions in 0..1 (for callbacks' ``on_test_batch_end``)."""
+        return self.model_step(batch, "test")[1].detach()
 
     def predict_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         """Scores in 0..SCORE_SCALE."""
@@ -118,18 +117,9 @@ class ScoreRegressor(LightningModule):
 
     def on_test_epoch_start(self) -> None:
         self.reset_metrics("test")
-        self._test_rows = []
 
     def on_test_epoch_end(self) -> None:
-        """Log test metrics; rank 0 writes the per-video CSV and the scatter plot into the log dir."""
         self.log_epoch_metrics("test")
-        index = torch.cat([rows[0] for rows in self._test_rows])
-        predicted = torch.cat([rows[1] for rows in self._test_rows])
-        index, predicted = gather_rows(self, index, predicted)
-        log_dir = run_dir(self.trainer)
-        if self.trainer.is_global_zero:
-            table = self.trainer.datamodule.tables["test"]
-            write_test_report(table.iloc[index.numpy()], predicted.numpy() * SCORE_SCALE, log_dir)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)

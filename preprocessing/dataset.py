@@ -2,7 +2,8 @@
 
 Problems are reported as ``<csv> line <n>: <problem>`` where ``n`` is the line number in the CSV
 file (the header is line 1; blank lines are ignored but counted; a quoted cell spanning lines would
-shift later numbers). Problems with the file itself (missing,
+shift later numbers); problems of files given directly (no CSV, e.g. videos to predict) as the
+problem alone, which names the file. Problems with the file itself (missing,
 not a CSV, missing columns) always raise; row problems follow the policy: ``"fail"`` raises one
 DataValidationError listing every problem, ``"skip"`` drops the bad rows with a logging.warning each.
 """
@@ -165,6 +166,33 @@ def apply_policy(issues: list[Issue], csv_path: Path, policy: Policy) -> set[int
     return {line for line, _ in issues}
 
 
+def apply_file_policy(problems: list[str], policy: Policy) -> None:
+    """As ``apply_policy`` for files given directly, not listed in a CSV (each problem names its file)."""
+    if policy not in ("fail", "skip"):
+        raise ValueError(f"policy must be 'fail' or 'skip', not {policy!r}")
+    if problems and policy == "fail":
+        listing = "\n".join(f"  {problem}" for problem in problems)
+        raise DataValidationError(f"{len(problems)} unusable file(s) (policy 'skip' drops them):\n{listing}")
+    for problem in problems:
+        logger.warning("%s; file skipped", problem)
+
+
+def drop_problems(
+    rows: pd.DataFrame, problems: Mapping[str, str], csv_path: Path | None, policy: Policy = "fail"
+) -> pd.DataFrame:
+    """``rows`` without those whose ``video`` has a problem (video -> problem naming the file), which
+    fail or are skipped per ``policy``. ``csv_path``: the CSV the rows come from (messages name it and
+    the row's ``line``), or None for files given directly."""
+    bad = rows["video"].isin(list(problems))
+    if csv_path is None:
+        apply_file_policy([problems[video] for video in rows.loc[bad, "video"]], policy)
+    else:
+        lines, videos = rows.loc[bad, "line"], rows.loc[bad, "video"]
+        issues = [(int(line), problems[video]) for line, video in zip(lines, videos, strict=True)]
+        apply_policy(issues, csv_path, policy)
+    return rows[~bad].reset_index(drop=True)
+
+
 def row_issues(
     frame: pd.DataFrame, videos: list[Path], target_problems: list[str | None], folders: tuple[str, str] | None
 ) -> list[Issue]:
@@ -232,17 +260,15 @@ def load_scores(
 
 
 def check_detections(
-    df: pd.DataFrame, detected_any: dict[str, bool], csv_path: str | Path, policy: Policy = "fail"
+    df: pd.DataFrame, detected_any: Mapping[str, bool], csv_path: str | Path | None, policy: Policy = "fail"
 ) -> pd.DataFrame:
-    """Rows of ``df`` (from load_scores) whose video had a person in at least one sampled frame.
+    """Rows of ``df`` (from load_scores, or files given directly: ``csv_path`` None) whose video had a
+    person in at least one sampled frame.
 
     ``detected_any`` maps each ``df.video`` to whether any frame had a detection (after pose
-    extraction). Videos without a person are problems, reported and handled as in load_scores.
+    extraction). Videos without a person are problems, reported and handled as in ``drop_problems``.
     """
-    issues = [
-        (int(line), f"{video}: no person detected in any sampled frame")
-        for line, video in zip(df["line"], df["video"], strict=False)
-        if not detected_any[video]
-    ]
-    bad_lines = apply_policy(issues, Path(csv_path), policy)
-    return df[~df["line"].isin(bad_lines)].reset_index(drop=True)
+    problems = {
+        video: f"{video}: no person detected in any sampled frame" for video in df["video"] if not detected_any[video]
+    }
+    return drop_problems(df, problems, None if csv_path is None else Path(csv_path), policy)

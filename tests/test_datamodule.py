@@ -15,6 +15,7 @@ from datamodules.exercise import ExerciseDataModule, list_videos, pose_settings,
 from preprocessing.cache import PoseSequence, load_pose, save_pose
 from preprocessing.constants import FEATURE_DIMS, LANDMARK_DIMS, NUM_FRAMES, NUM_LANDMARKS
 from preprocessing.dataset import DataValidationError, load_scores
+from preprocessing.pose import PoseSettings
 
 
 def fit_module(data_dir: Path, **kwargs) -> ExerciseDataModule:
@@ -166,10 +167,20 @@ def test_bad_arguments_are_refused(tmp_path: Path) -> None:
 
 
 def test_pose_settings_come_from_the_hyper_parameters() -> None:
-    module = ExerciseDataModule(pose_running_mode="image", pose_min_detection_confidence=0.3)
+    module = ExerciseDataModule(pose=PoseSettings(running_mode="image", min_detection_confidence=0.3))
     settings = pose_settings(dict(module.hparams))
     assert (settings.running_mode, settings.min_detection_confidence, settings.model_path) == ("image", 0.3, None)
     assert module.pose_settings == settings
+    legacy = {"pose_running_mode": "image", "pose_min_detection_confidence": 0.3}  # an older checkpoint's
+    assert pose_settings(legacy) == settings
+
+
+def test_predict_problems_name_the_file_without_a_line(demo_data_dir: Path, tmp_path: Path) -> None:
+    (tmp_path / "corrupt.pose.npz").write_bytes(b"not an npz file")
+    module = ExerciseDataModule(data_dir=str(demo_data_dir), predict_paths=[str(tmp_path)])
+    with pytest.raises(DataValidationError, match="corrupt.pose.npz") as raised:
+        module.setup("predict")
+    assert " line " not in str(raised.value)
 
 
 def write_blank_video(path: Path, frames: int = 20) -> None:
