@@ -12,6 +12,7 @@ networks are random-init. Accuracy is not measured here: ``python cli.py cv`` pe
 """
 
 import argparse
+import functools
 import os
 import statistics
 import tempfile
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
         latency: dict[tuple[str, str], list[float]] = {key: [] for key in predictors}
         for _ in range(ROUNDS):
             for key, predict in predictors.items():
-                latency[key].append(median_seconds(lambda predict=predict: predict(x)))
+                latency[key].append(median_seconds(functools.partial(predict, x)))
     baseline = min(latency["bilstm", "torch"])
     print("\n| model | back-end | parameters | file (kB) | batch 1 (ms) | x bilstm torch | max diff vs torch |")
     print("|---|---|---|---|---|---|---|")

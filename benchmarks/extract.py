@@ -66,7 +66,7 @@ def source_videos() -> list[Path]:
 
 def write_clip(source: Path, target: Path, size: tuple[int, int], frames: int) -> None:
     """``frames`` frames of ``source`` resized to ``size``, looping the source; streamed, O(1) memory."""
-    writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*"mp4v"), FPS, size)
+    writer = cv2.VideoWriter(str(target), cv2.VideoWriter.fourcc(*"mp4v"), FPS, size)
     capture = cv2.VideoCapture(str(source))
     written = 0
     while written < frames:

@@ -46,7 +46,7 @@ def loader(module: ExerciseDataModule, batch_size: int, seed: int) -> DataLoader
 def bare_loop(initial: ScoreRegressor, batches: DataLoader, epochs: int) -> float:
     """Seconds for ``epochs`` of plain forward / MSE / backward / Adam step."""
     model = copy.deepcopy(initial.model).train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=initial.hparams.lr)
+    optimizer = torch.optim.Adam(model.parameters(), lr=initial.hparams["lr"])
     start = time.perf_counter()
     for _ in range(epochs):
         for batch in batches:

@@ -12,6 +12,7 @@ raises, so the command exits non-zero, and leaves ``out_dir`` as it was.
 """
 
 from pytorch_lightning import Callback, LightningModule, Trainer
+from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.utilities import rank_zero_info
 
 
@@ -30,11 +31,13 @@ class ExportCallback(Callback):
     def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if not trainer.is_global_zero:
             return
-        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-        if trainer.fast_dev_run or not best:
+        checkpoint = trainer.checkpoint_callback
+        best = checkpoint.best_model_path if isinstance(checkpoint, ModelCheckpoint) else ""
+        if trainer.fast_dev_run or not best:  # type: ignore[attr-defined]  # set by Lightning's setup, undeclared
             rank_zero_info("ExportCallback: no best checkpoint (fast_dev_run or no ModelCheckpoint), export skipped")
             return
-        if getattr(trainer.datamodule, "hparams", {}).get("fold") is not None:
+        datamodule = trainer.datamodule  # type: ignore[attr-defined]  # set by Lightning's DataConnector, undeclared
+        if getattr(datamodule, "hparams", {}).get("fold") is not None:
             rank_zero_info("ExportCallback: a cross-validation fold, export skipped")
             return
         from export.exporter import export_checkpoint  # TensorFlow loads only when an export really runs

@@ -14,6 +14,7 @@ scoring with ONNX needs neither. Loaders (checked by tests/test_export.py):
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -74,15 +75,21 @@ def _savedmodel_predictor(path: Path) -> Predictor:
     _quiet_tensorflow()
     import tensorflow as tf
 
-    loaded = tf.saved_model.load(str(path))
-    serve = loaded.signatures["serving_default"]
+    return _SavedModelPredictor(tf, tf.saved_model.load(str(path)))
 
-    def predict(x: np.ndarray) -> np.ndarray:
-        outputs = serve(**{INPUT_NAME: tf.constant(x, dtype=tf.float32)})
+
+class _SavedModelPredictor:
+    """A loaded SavedModel's ``serving_default`` signature as a Predictor."""
+
+    def __init__(self, tf: Any, loaded: Any) -> None:
+        self._tf = tf
+        self.loaded = loaded  # the signature needs the loaded object (its variables) kept alive
+        self._serve = loaded.signatures["serving_default"]
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        tf = self._tf
+        outputs = self._serve(**{INPUT_NAME: tf.constant(x, dtype=tf.float32)})
         return outputs[OUTPUT_NAME].numpy()
-
-    predict.loaded = loaded  # the signature needs the loaded object (its variables) kept alive
-    return predict
 
 
 def tflite_interpreter(path: str | Path, threads: int = 1):

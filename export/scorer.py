@@ -58,7 +58,7 @@ class Scorer:
         self.settings = pose_settings_of(self.metadata, self.artifact)
         self.feature_set = feature_set_of(self.metadata)
         self.predict = load_predictor(self.artifact, threads)
-        self._estimator = None
+        self._estimator: PoseEstimator | None = None
 
     def features(self, video: str, cache_dir: str | Path | None) -> tuple[np.ndarray, dict]:
         """Features (NUM_FRAMES, FEATURE_DIMS) of one video, as in training, and what they rest on
@@ -80,7 +80,7 @@ class Scorer:
         with_person = int(sequence.detected.sum())
         if with_person == 0:
             raise VideoError(f"{video}: no person found in any of the {NUM_FRAMES} sampled frames")
-        facts = {
+        facts: dict[str, int | str] = {
             "frames_with_person": with_person,
             "num_frames": NUM_FRAMES,
             "distinct_frames": distinct,
@@ -267,7 +267,7 @@ def score(
         if videos or model or live is not None:
             print("error: --test_sets picks its videos and models: no videos, --model or --live", file=sys.stderr)
             return 2
-        exercises = [exercise] if exercise else list(EXERCISES)
+        exercises: list[str] = [exercise] if exercise else list(EXERCISES)
         return score_test_sets(exercises, data_dir, model_dir, limit, json, cache_dir, threads)
     if not videos and live is None:
         print("error: give video files or folders, --live SOURCE, or --test_sets", file=sys.stderr)

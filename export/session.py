@@ -155,7 +155,7 @@ def write_annotated(video: str | Path, out: str | Path, document: dict, stream: 
                 raise VideoError(f"{video}: frame {index} could not be decoded")
             if writer is None:
                 size = (frame.shape[1], frame.shape[0])
-                writer = cv2.VideoWriter(str(temp), cv2.VideoWriter_fourcc(*"mp4v"), stream.fps, size)
+                writer = cv2.VideoWriter(str(temp), cv2.VideoWriter.fourcc(*"mp4v"), stream.fps, size)
             position = max(0, int(np.searchsorted(sequence.frame_indices, index, side="right")) - 1)
             found = bool(sequence.detected[position])
             done = [rep for rep in reps if rep["end_frame"] <= index]

@@ -8,6 +8,7 @@ the NUM_FRAMES frames of a training sample from a denser track (temporal jitter)
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -54,7 +55,7 @@ MIRROR_PERMUTATION = np.array(
 )
 
 
-def _with(sequence: PoseSequence, landmarks: np.ndarray, **changes: object) -> PoseSequence:
+def _with(sequence: PoseSequence, landmarks: np.ndarray, **changes: Any) -> PoseSequence:
     """``sequence`` with new landmarks; frames without a person stay all zeros."""
     landmarks = np.where(sequence.detected[:, None, None], landmarks, 0.0).astype(np.float32)
     return dataclasses.replace(sequence, landmarks=landmarks, **changes)

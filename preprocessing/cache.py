@@ -150,7 +150,9 @@ def load_pose(path: str | Path) -> PoseSequence:
         raise
     except Exception as error:  # damaged bytes raise many types (fuzzing: BadZipFile, TokenError, ...)
         raise CorruptEntryError(f"{path}: unreadable ({type(error).__name__}: {error})") from None
-    problem = "not an .npz archive" if arrays is None else _problem(arrays)
+    if arrays is None:
+        raise CorruptEntryError(f"{path}: not an .npz archive")
+    problem = _problem(arrays)
     if problem is not None:
         raise CorruptEntryError(f"{path}: {problem}")
     return PoseSequence(

@@ -22,7 +22,7 @@ class Flag(argparse.BooleanOptionalAction):
 
     def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
         super().__init__(option_strings, dest, **kwargs)
-        self.option_strings += [f"--no_{dest}"]
+        self.option_strings = [*self.option_strings, f"--no_{dest}"]
 
     def __call__(
         self,

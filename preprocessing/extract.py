@@ -250,11 +250,11 @@ def run_pool(
         while queue or running:
             while queue:
                 try:
-                    future = pool.schedule(_run_in_worker, (queue[0],), timeout=time_limit)
+                    scheduled = pool.schedule(_run_in_worker, (queue[0],), timeout=time_limit)
                 except RuntimeError:  # pebble refuses new tasks once the pool broke
                     queue.extend(running.values())
                     return False
-                running[future] = queue.popleft()
+                running[scheduled] = queue.popleft()
             finished, _ = wait(running, timeout=time_limit + POOL_START_GRACE_S, return_when=FIRST_COMPLETED)
             broken = not finished or any(isinstance(f.exception(), BrokenProcessPool) for f in finished)
             for future in finished:

@@ -39,7 +39,7 @@ def extract_pose(
         frame_indices, first = np.unique(frame_indices, return_index=True)
         frames = [frames[i] for i in first]
     owned = estimator is None
-    estimator = PoseEstimator(settings) if owned else estimator
+    estimator = PoseEstimator(settings) if estimator is None else estimator
     try:
         landmarks, detected = estimator.estimate(frames)
     finally:

@@ -237,10 +237,12 @@ class PoseEstimator:
     def _detect(self, frame: np.ndarray) -> np.ndarray | None:
         """The backend's detection; until the first person is found (the landmark model's first run
         prints its own native notes) with stderr silenced."""
+        backend = self._backend
+        assert backend is not None, "start_video() builds the backend"
         if self._seen_person:
-            return self._backend.detect(frame)
+            return backend.detect(frame)
         with native_stderr_silenced():
-            found = self._backend.detect(frame)
+            found = backend.detect(frame)
         self._seen_person = found is not None
         return found
 

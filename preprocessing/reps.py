@@ -214,6 +214,7 @@ class RepSegmenter:
         if state.bottom is None:
             self._rest(state, frame, height, size)
             return []
+        assert state.top is not None  # a descent (bottom) starts only from a rest level (top)
         top_height, top_frame, top_size = state.top
         if height > state.bottom[0]:
             state.bottom, state.settle = (height, frame), None
@@ -246,6 +247,7 @@ class RepSegmenter:
         """Where the descent began: walking back from its last frame within RETURN_FRACTION of the
         top, the last new high (by SETTLE_TOLERANCE) before SETTLE_SECONDS without one (the end is
         found the same way going forwards)."""
+        assert state.top is not None and state.bottom is not None  # called for a complete repetition
         top_height = state.top[0]
         depth = state.bottom[0] - top_height
         before = [(f, h) for f, h in state.history if f <= state.bottom[1]]
@@ -259,6 +261,7 @@ class RepSegmenter:
 
     def _complete(self, state: _Tracker, end: int, size: float) -> list[Rep]:
         """Close the repetition at ``end``; the samples after it start the next rest."""
+        assert state.top is not None and state.bottom is not None  # called for a complete repetition
         top_height, _, top_size = state.top
         bottom_height, bottom = state.bottom
         depth = bottom_height - top_height

@@ -139,7 +139,7 @@ def video_stream(
     except CorruptEntryError as error:
         logger.warning("corrupt pose stream cache entry for %s, rebuilding it: %s", path, error)
     owned = estimator is None
-    estimator = PoseEstimator(settings) if owned else estimator
+    estimator = PoseEstimator(settings) if estimator is None else estimator
     try:
         sequence = extract_stream(path, estimator, stride)
     finally:

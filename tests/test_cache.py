@@ -132,7 +132,7 @@ def write_bare_npy(path: Path) -> None:
 def write_arrays(**changes):
     def write(path: Path) -> None:
         good = sequence()
-        arrays = {
+        arrays: dict[str, np.ndarray | np.generic | None] = {
             "landmarks": good.landmarks,
             "detected": good.detected,
             "frame_indices": good.frame_indices,

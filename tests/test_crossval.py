@@ -10,7 +10,7 @@ from conftest import REPO, run_in
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from datamodules.exercise import ExerciseDataModule, grouped_folds
+from datamodules.exercise import ExerciseDataModule, SequenceDataset, grouped_folds
 from lightning_module.crossval import fold_metrics, midpoint
 from preprocessing.dataset import DataValidationError, load_scores
 
@@ -96,12 +96,14 @@ def test_data_module_reads_any_csv_relative_to_its_folder_and_holds_out_a_fold(t
     assert sum(len(tables[s]) for s in ("train", "val", "test")) == 24
     assert not set(tables["test"]["group"]) & (set(tables["train"]["group"]) | set(tables["val"]["group"]))
     assert not set(tables["train"]["group"]) & set(tables["val"]["group"])
-    assert module.datasets["train"].features.shape[1:] == (16, 36)
+    train = module.datasets["train"]
+    assert isinstance(train, SequenceDataset)  # no augmentation: fixed features
+    assert train.features.shape[1:] == (16, 36)
 
 
 def test_fold_metrics_score_the_threshold_between_label_scores():
     true = np.array([90.0, 90, 20, 20])
-    assert midpoint(true) == 55.0 and midpoint([10.0, 20, 30]) is None
+    assert midpoint(list(true)) == 55.0 and midpoint([10.0, 20, 30]) is None
     metrics = fold_metrics(true, np.array([80.0, 50, 40, 10]), 55.0)
     assert metrics["roc_auc"] == 1.0 and metrics["accuracy"] == 0.75
     assert metrics["mae"] == pytest.approx((10 + 40 + 20 + 10) / 4)

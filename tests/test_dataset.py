@@ -15,7 +15,7 @@ GOOD_ROWS = "squats_train/a.mp4,80,s1\nsquats_train/b.pose.npz,55.5,s2\nsquats_t
 
 
 def write_video(path: Path, frames: int = 4) -> None:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (32, 24))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), 10, (32, 24))
     for index in range(frames):
         writer.write(np.full((24, 32, 3), 40 * index, np.uint8))
     writer.release()
@@ -166,7 +166,7 @@ def test_skip_drops_exactly_the_bad_rows_with_a_warning_each(data_dir, caplog):
 
 def test_unknown_policy_is_rejected(data_dir):
     with pytest.raises(ValueError, match="policy"):
-        load_scores(write_csv(data_dir, HEADER + GOOD_ROWS), data_dir, policy="ignore")
+        load_scores(write_csv(data_dir, HEADER + GOOD_ROWS), data_dir, policy="ignore")  # type: ignore[arg-type]  # an invalid policy on purpose
 
 
 def test_videos_without_a_person_fail_or_are_skipped(data_dir, caplog):

@@ -2,6 +2,7 @@
 
 import csv
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 import pytest
@@ -25,8 +26,17 @@ from preprocessing.constants import (
 from preprocessing.dataset import EXERCISES
 from preprocessing.normalize import normalize_sequence
 
-SMALL = {"train_subjects": 4, "test_subjects": 2, "reps_per_subject": 3}
-LEARN = {"train_subjects": 30, "test_subjects": 10, "reps_per_subject": 10}
+
+class Sizes(TypedDict):
+    """generate_demo_data's size arguments."""
+
+    train_subjects: int
+    test_subjects: int
+    reps_per_subject: int
+
+
+SMALL: Sizes = {"train_subjects": 4, "test_subjects": 2, "reps_per_subject": 3}
+LEARN: Sizes = {"train_subjects": 30, "test_subjects": 10, "reps_per_subject": 10}
 
 
 def read_rows(csv_path: Path) -> list[dict[str, str]]:

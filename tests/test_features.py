@@ -36,7 +36,7 @@ def person_video(tmp_path: Path) -> Path:
 def empty_video(tmp_path: Path) -> Path:
     """A 10-frame clip with nobody in it, written with OpenCV."""
     path = tmp_path / "empty.mp4"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (64, 48))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), 10, (64, 48))
     for index in range(10):
         writer.write(np.full((48, 64, 3), 20 * index, np.uint8))
     writer.release()

@@ -58,7 +58,7 @@ def test_no_person_gives_zeros():
 
 def write_moving_astronaut(path: Path, scales: np.ndarray, lefts: np.ndarray, tops: np.ndarray) -> None:
     """A 16-frame video of the astronaut photo scaled by ``scales`` at (``lefts``, ``tops``) on white."""
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (CANVAS_W, CANVAS_H))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 10, (CANVAS_W, CANVAS_H))
     photo = astronaut()
     for scale, left, top in zip(scales, lefts, tops, strict=False):
         side = int(round(photo.shape[0] * scale))
@@ -129,7 +129,7 @@ def test_task_bundle_model_path(full_task_bundle, carphone_frames, image_mode_ca
 
 def test_settings_are_validated(tmp_path):
     with pytest.raises(ValueError, match="running_mode"):
-        PoseSettings(running_mode="stream")
+        PoseSettings(running_mode="stream")  # type: ignore[arg-type]  # an invalid mode on purpose
     with pytest.raises(ValueError, match="pose.tflite.*task bundle"):
         PoseSettings(model_path="pose.tflite")
     with pytest.raises(FileNotFoundError, match="missing.task"):

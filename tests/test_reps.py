@@ -2,6 +2,7 @@
 offline on a real BlazePose video, and rep counts on real push-up footage (skips without ../shared)."""
 
 import csv
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
@@ -45,7 +46,7 @@ def test_boundaries_on_generated_sessions(exercise: str, seed: int) -> None:
     assert np.median(errors) <= 2 and np.percentile(errors, 90) <= 6, errors
 
 
-def edges(pairs: list[tuple[int, ...]]) -> list[int]:
+def edges(pairs: Sequence[tuple[int, ...]]) -> list[int]:
     """Start and end frames, flattened (pytest.approx compares flat lists)."""
     return [frame for pair in pairs for frame in (pair[0], pair[-1])]
 
@@ -94,7 +95,7 @@ def write_astronaut_set(path: Path, bumps: int, fps: int = 30) -> list[tuple[int
     for _ in range(bumps):
         truth.append((len(offsets), len(offsets) + move - 1))
         offsets += list(45 * (1 - np.cos(2 * np.pi * np.arange(move) / (move - 1))) / 2) + [0.0] * rest
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (320, 320))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps, (320, 320))
     for offset in offsets:
         canvas = np.full((320, 320, 3), 255, np.uint8)
         top = 30 + int(round(offset))
@@ -118,7 +119,7 @@ def test_live_on_a_file_gives_the_offline_reps(tmp_path: Path) -> None:
 
 def test_a_video_with_no_person_is_an_error(tmp_path: Path) -> None:
     video = tmp_path / "empty_room.avi"
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 30, (160, 120))
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter.fourcc(*"MJPG"), 30, (160, 120))
     for shade in range(20):
         writer.write(np.full((120, 160, 3), 60 + 5 * shade, np.uint8))
     writer.release()

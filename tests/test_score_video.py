@@ -54,6 +54,7 @@ def run_script(*args: str) -> tuple[subprocess.CompletedProcess, set[str]]:
 
 def load_script_module():
     spec = importlib.util.spec_from_file_location("score_video", SCRIPT)
+    assert spec is not None and spec.loader is not None, SCRIPT
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -87,7 +88,7 @@ def bad_videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A missing file, a text file named .mp4, and a real video with nobody in it."""
     folder = tmp_path_factory.mktemp("bad")
     (folder / "notes.mp4").write_text("not a video\n")
-    writer = cv2.VideoWriter(str(folder / "empty_room.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 25, (160, 120))
+    writer = cv2.VideoWriter(str(folder / "empty_room.mp4"), cv2.VideoWriter.fourcc(*"mp4v"), 25, (160, 120))
     for i in range(30):
         writer.write(np.full((120, 160, 3), 90 + i, np.uint8))
     writer.release()

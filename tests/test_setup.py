@@ -38,6 +38,7 @@ needs_313 = pytest.mark.skipif(PY313 is None, reason="no Python 3.13 on this mac
 
 def _setup(tmp_path: Path, path: str, **env: str) -> tuple[subprocess.CompletedProcess, float]:
     """Run setup.sh with a clean environment (HOME in tmp_path: no pyenv or uv installs)."""
+    assert BASH is not None, "no bash on PATH"
     start = time.monotonic()
     proc = subprocess.run(
         [BASH, str(SETUP)],
@@ -60,10 +61,13 @@ def _assert_refused(proc: subprocess.CompletedProcess, elapsed: float, because: 
 @needs_313
 def test_only_python_313_on_path_is_refused_at_once(tmp_path: Path) -> None:
     # A machine whose only Python is 3.13 (Debian 13): python3 and python3.13, nothing else.
+    assert PY313 is not None  # needs_313
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for tool in ("dirname", "cat", "grep"):
-        (bin_dir / tool).symlink_to(shutil.which(tool))
+        found = shutil.which(tool)
+        assert found is not None, tool
+        (bin_dir / tool).symlink_to(found)
     for name in ("python3", "python3.13"):
         (bin_dir / name).symlink_to(PY313)
     proc, elapsed = _setup(tmp_path, str(bin_dir))
@@ -73,6 +77,7 @@ def test_only_python_313_on_path_is_refused_at_once(tmp_path: Path) -> None:
 
 @needs_313
 def test_python_313_named_by_path_is_refused(tmp_path: Path) -> None:
+    assert PY313 is not None  # needs_313
     proc, elapsed = _setup(tmp_path, os.environ["PATH"], PYTHON=PY313)
     _assert_refused(proc, elapsed, f"PYTHON={PY313} is Python 3.13")
     assert not (tmp_path / "venv").exists()
@@ -86,6 +91,7 @@ def test_python_version_313_is_refused(tmp_path: Path) -> None:
 
 @needs_313
 def test_venv_made_with_python_313_is_refused_untouched(tmp_path: Path) -> None:
+    assert PY313 is not None  # needs_313
     subprocess.run([PY313, "-m", "venv", "--without-pip", str(tmp_path / "venv")], check=True)
     proc, elapsed = _setup(tmp_path, os.environ["PATH"], PYTHON=sys.executable)
     _assert_refused(proc, elapsed, "was made with Python 3.13 (remove it: rm -rf")

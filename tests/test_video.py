@@ -19,7 +19,7 @@ def frame_value(index: int) -> int:
 
 def write_avi(path: Path, frames: int) -> Path:
     """MJPG AVI whose frame i is uniformly grey at ``frame_value(i)`` (MJPG keeps it within +-1)."""
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, (64, 48))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 25, (64, 48))
     assert writer.isOpened()
     for index in range(frames):
         writer.write(np.full((48, 64, 3), frame_value(index), np.uint8))
@@ -71,7 +71,7 @@ def test_reads_the_sampled_frames(avi):
 
 def test_rgb_order(tmp_path):
     path = tmp_path / "red.avi"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, (64, 48))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 25, (64, 48))
     for _ in range(3):
         writer.write(np.dstack([np.zeros((48, 64)), np.zeros((48, 64)), np.full((48, 64), 200)]).astype(np.uint8))
     writer.release()
