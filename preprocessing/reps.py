@@ -23,7 +23,9 @@ the same code and give the same repetitions:
 
 A repetition whose start is the first frame of its segment while that frame is more than
 RETURN_FRACTION of the way down (the video, or the person's return, began mid-repetition) and one
-not finished when the segment ends are partial and ignored.
+not back within RETURN_FRACTION of the top when the segment ends are partial and ignored; one that
+is back up when the segment ends (a clip cut right after the last rep) counts, ending at its last
+new high.
 """
 
 from collections import deque
@@ -175,7 +177,7 @@ class RepSegmenter:
         return reps + self._smooth(frame, height, size)
 
     def finish(self) -> list[Rep]:
-        """End of the stream: flush the smoother; a repetition still in progress is dropped."""
+        """End of the stream: flush the smoother; a repetition not yet back up is dropped."""
         return self._end_segment()
 
     def _smooth(self, frame: int, height: float, size: float) -> list[Rep]:
@@ -192,13 +194,17 @@ class RepSegmenter:
         return self._step(frame, float(self.kernel @ heights), float(np.median(self.sizes)))
 
     def _end_segment(self) -> list[Rep]:
-        """Flush the smoother (padding with the last value) and forget the segment."""
+        """Flush the smoother (padding with the last value) and forget the segment; a repetition
+        already back within RETURN_FRACTION of the top is complete, ending at its last new high."""
         reps: list[Rep] = []
-        if self.tracker is not None and self.raw:
+        state = self.tracker
+        if state is not None and self.raw:
             last = self.raw[-1]
             for _ in range(self.window // 2):
                 self.raw.append(last)
                 reps += self._emit()
+            if state.bottom is not None and state.settle is not None:
+                reps += self._complete(state, state.settle[1], last[2])
         self.tracker = None
         self.raw.clear()
         self.sizes.clear()

@@ -77,6 +77,26 @@ def test_a_person_walking_out_mid_rep_drops_that_rep() -> None:
     assert edges([(r.start, r.end) for r in reps]) == pytest.approx(edges(session.reps[::2]), abs=TOLERANCE)
 
 
+@pytest.mark.parametrize("exercise", ["squat", "pushup", "lunge"])
+def test_a_clip_cut_right_after_the_last_rep_counts_it(exercise: str) -> None:
+    """Real clips often end as the last ascent reaches the top: that rep is complete; one cut on the
+    way up (less than three quarters back) is not."""
+    session = make_session(exercise, 2, reps=3, faults=[MODERATE] * 3)
+    _, bottom, end = session.reps[-1]
+
+    def cut(last: int) -> PoseSequence:
+        sequence = session.sequence
+        keep = sequence.frame_indices <= last
+        return PoseSequence(
+            sequence.landmarks[keep], sequence.detected[keep], sequence.frame_indices[keep], last + 1, sequence.aspect
+        )
+
+    reps, _ = segment(cut(end + 1), exercise, SESSION_FPS)
+    assert edges([(r.start, r.end) for r in reps]) == pytest.approx(edges(session.reps), abs=TOLERANCE)
+    reps, _ = segment(cut((bottom + end) // 2), exercise, SESSION_FPS)
+    assert len(reps) == 2
+
+
 def test_rep_is_sampled_like_a_training_clip() -> None:
     session = make_session("pushup", 1, reps=2)
     rep = Rep(start=40, bottom=70, end=101, depth=0.5)
