@@ -48,9 +48,13 @@ class FormscoreCLI(LightningCLI):
     the data split, which always writes predictions and the per-video test report and prints the
     end-of-fit summary, and which checks checkpoints and their folders first (see the module docstring)."""
 
-    def __init__(self, *args: Any, parser_kwargs: dict[str, Any] | None = None, **kwargs: Any) -> None:
-        base = {command: {"default_config_files": [str(BASE_CONFIG)]} for command in self.subcommands()}
-        super().__init__(*args, parser_kwargs={**base, **(parser_kwargs or {})}, **kwargs)
+    def __init__(
+        self, *args: Any, parser_kwargs: dict[str, Any] | None = None, run: bool = True, **kwargs: Any
+    ) -> None:
+        base: dict[str, Any] = {"default_config_files": [str(BASE_CONFIG)]}
+        if run:  # one parser per subcommand
+            base = {command: base for command in self.subcommands()}
+        super().__init__(*args, parser_kwargs={**base, **(parser_kwargs or {})}, run=run, **kwargs)
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.link_arguments("seed_everything", "data.seed", compute_fn=data_seed)
