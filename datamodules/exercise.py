@@ -234,22 +234,22 @@ class ExerciseDataModule(LightningDataModule):
 
     @property
     def csv_path(self) -> Path:
-        if self.hparams.csv:
-            return Path(self.hparams.csv)
-        return Path(self.hparams.data_dir) / EXERCISES[self.hparams.exercise][2]
+        if self.hparams["csv"]:
+            return Path(self.hparams["csv"])
+        return Path(self.hparams["data_dir"]) / EXERCISES[self.hparams["exercise"]][2]
 
     def scores(self) -> pd.DataFrame:
         """The validated rows of the scores CSV (see ``load_scores``), validated once per process (so
         ``prepare_data`` and ``setup`` do not both open every video and warn twice)."""
         if self._scores is None:
-            base = self.csv_path.parent if self.hparams.csv else self.hparams.data_dir
+            base = self.csv_path.parent if self.hparams["csv"] else self.hparams["data_dir"]
             self._scores = load_scores(
                 self.csv_path,
                 base,
-                self.hparams.bad_video_policy,
-                self.hparams.exercise,
-                self.hparams.label_scores,
-                split_by_folder=not self.hparams.csv,
+                self.hparams["bad_video_policy"],
+                self.hparams["exercise"],
+                self.hparams["label_scores"],
+                split_by_folder=not self.hparams["csv"],
             )
         return self._scores
 
@@ -263,17 +263,17 @@ class ExerciseDataModule(LightningDataModule):
         real_videos = [video for video in videos if not is_pose_file(video)]
         if real_videos:
             extract_to_cache(
-                real_videos,
-                self.hparams.cache_dir,
+                [Path(video) for video in real_videos],
+                self.hparams["cache_dir"],
                 self.pose_settings,
-                num_workers=self.hparams.extract_workers,
+                num_workers=self.hparams["extract_workers"],
                 progress=True,
             )
 
     def predict_videos(self) -> list[str]:
-        if not self.hparams.predict_paths:
+        if not self.hparams["predict_paths"]:
             raise DataValidationError("nothing to predict: set data.predict_paths (videos or folders of videos)")
-        return list_videos(self.hparams.predict_paths)
+        return list_videos(self.hparams["predict_paths"])
 
     def setup(self, stage: str) -> None:
         """Load the sequences the stage needs into memory (from the cache, or pose files)."""
@@ -283,13 +283,15 @@ class ExerciseDataModule(LightningDataModule):
             self.set_split("predict", self.usable(table, None, "predict"), with_targets=False)
             return
         table = self.scores()
-        if self.hparams.fold is not None:
+        if self.hparams["fold"] is not None:
             table = table[table["split"] == "train"].reset_index(drop=True)
-            held_out = grouped_folds(table, self.hparams.folds, self.hparams.seed, self.csv_path) == self.hparams.fold
+            held_out = (
+                grouped_folds(table, self.hparams["folds"], self.hparams["seed"], self.csv_path) == self.hparams["fold"]
+            )
             table = table.assign(split=np.where(held_out, "test", "train"))
         if stage in ("fit", "validate"):
             usable = self.usable(table[table["split"] == "train"], self.csv_path, "train")
-            train, val = split_train_val(usable, self.hparams.val_fraction, self.hparams.seed, self.csv_path)
+            train, val = split_train_val(usable, self.hparams["val_fraction"], self.hparams["seed"], self.csv_path)
             self.set_split("train", train, augment=self.augmentation.active)
             self.set_split("val", val)
         if stage == "test":
@@ -304,12 +306,12 @@ class ExerciseDataModule(LightningDataModule):
         for video in table["video"]:
             try:
                 if video not in self.sequences:  # each pose is read once per data module
-                    self.sequences[video] = video_pose(video, self.pose_settings, self.hparams.cache_dir)[0]
+                    self.sequences[video] = video_pose(video, self.pose_settings, self.hparams["cache_dir"])[0]
             except (VideoError, CorruptEntryError) as error:
                 problems[video] = str(error)
-        table = drop_problems(table, problems, source, self.hparams.bad_video_policy)
+        table = drop_problems(table, problems, source, self.hparams["bad_video_policy"])
         detected = {video: bool(self.sequences[video].detected.any()) for video in table["video"]}
-        table = check_detections(table, detected, source, self.hparams.bad_video_policy)
+        table = check_detections(table, detected, source, self.hparams["bad_video_policy"])
         if table.empty:
             raise DataValidationError(f"{source or 'data.predict_paths'}: no usable videos for the {split} split")
         return table.assign(sequence=[self.sequences[video] for video in table["video"]])
@@ -325,9 +327,9 @@ class ExerciseDataModule(LightningDataModule):
                 if self.augmentation.temporal
                 else list(table["sequence"])
             )
-            self.datasets[split] = AugmentedDataset(tracks, targets, self.hparams.feature_set, self.augmentation)
+            self.datasets[split] = AugmentedDataset(tracks, targets, self.hparams["feature_set"], self.augmentation)
             return
-        name = self.hparams.feature_set
+        name = self.hparams["feature_set"]
         features = torch.from_numpy(np.stack([sequence_features(sequence, name) for sequence in table["sequence"]]))
         self.datasets[split] = SequenceDataset(features, targets)
 
@@ -337,15 +339,15 @@ class ExerciseDataModule(LightningDataModule):
 
     def track(self, video: str) -> PoseSequence:
         """The denser cached pose track of a video (extracted on first use)."""
-        return video_track(video, self.pose_settings, self.hparams.cache_dir)[0]
+        return video_track(video, self.pose_settings, self.hparams["cache_dir"])[0]
 
     def dataloader(self, split: str, shuffle: bool = False) -> DataLoader:
         if split not in self.datasets:
             raise RuntimeError(f"the {split} split is not set up; call setup() for its stage first")
-        workers = self.hparams.num_workers
+        workers = self.hparams["num_workers"]
         return DataLoader(
             self.datasets[split],
-            batch_size=self.hparams.batch_size,
+            batch_size=self.hparams["batch_size"],
             shuffle=shuffle,
             num_workers=workers,
             persistent_workers=workers > 0,

@@ -114,8 +114,8 @@ class TCNScorer(SequenceScorer):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         x = x.transpose(1, 2)  # (B, F, T): channels first for Conv1d
-        for index, conv in enumerate(self.convs):
-            total = (TCN_KERNEL - 1) * conv.dilation[0]
+        for index, (conv, dilation) in enumerate(zip(self.convs, TCN_DILATIONS, strict=True)):
+            total = (TCN_KERNEL - 1) * dilation  # conv's own dilation (built from TCN_DILATIONS above)
             padding = (total, 0) if self.architecture.causal else (total // 2, total - total // 2)
             y = torch.relu(conv(F.pad(x, padding)))
             x = y if index == 0 else x + y

@@ -1,18 +1,27 @@
 """Callbacks the CLI always adds: a prediction writer, the per-video test report and an end-of-fit summary."""
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import torch
 from pytorch_lightning import Callback, LightningModule, Trainer
-from pytorch_lightning.callbacks import BasePredictionWriter
+from pytorch_lightning.callbacks import BasePredictionWriter, ModelCheckpoint
 from pytorch_lightning.trainer.states import TrainerFn
 
 from lightning_module.evaluation import PREDICTIONS_CSV, gather_rows, run_dir, write_csv, write_test_report
 from preprocessing.constants import SCORE_SCALE
+
+if TYPE_CHECKING:
+    from datamodules.exercise import ExerciseDataModule
+
+
+def exercise_data(trainer: Trainer) -> "ExerciseDataModule":
+    """The data module the trainer runs with (the CLI's is always an ExerciseDataModule)."""
+    return trainer.datamodule  # type: ignore[attr-defined]  # set on the Trainer by Lightning's data connector, not declared
 
 
 class BatchRows:
@@ -66,7 +75,7 @@ class PredictionWriter(BasePredictionWriter):
         if not trainer.is_global_zero:
             return
         path = Path(self.output_path).absolute() if self.output_path else log_dir / PREDICTIONS_CSV
-        videos = trainer.datamodule.rows("predict", index)["video"].to_numpy()
+        videos = exercise_data(trainer).rows("predict", index)["video"].to_numpy()
         predictions = pd.DataFrame({"video": videos, "score": scores.astype(np.float64).round(2)})
         write_csv(predictions, path)
         print(predictions.to_string(index=False))
@@ -87,18 +96,19 @@ class VideoReportWriter(Callback):
         self,
         trainer: Trainer,
         pl_module: LightningModule,
-        outputs: torch.Tensor,
+        outputs: torch.Tensor | Mapping[str, Any] | None,
         batch: dict[str, torch.Tensor],
         batch_idx: int,
         dataloader_idx: int = 0,
     ) -> None:
+        assert isinstance(outputs, torch.Tensor)  # ScoreRegressor.test_step returns its predictions
         self._rows.add(batch, outputs)
 
     def on_test_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         index, predicted = self._rows.gather(pl_module)
         log_dir = run_dir(trainer)
         if trainer.is_global_zero:
-            write_test_report(trainer.datamodule.rows("test", index), predicted * SCORE_SCALE, log_dir)
+            write_test_report(exercise_data(trainer).rows("test", index), predicted * SCORE_SCALE, log_dir)
 
 
 class FitSummary(Callback):
@@ -119,7 +129,7 @@ class FitSummary(Callback):
             self.best_mae_score = min(self.best_mae_score, mae)
 
     def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        self.baseline_mae_score = trainer.datamodule.baseline_mae()
+        self.baseline_mae_score = exercise_data(trainer).baseline_mae()
         if not trainer.is_global_zero:
             return
         ratio = self.best_mae_score / self.baseline_mae_score
@@ -128,5 +138,5 @@ class FitSummary(Callback):
             f"{self.baseline_mae_score:.2f} on the same split (ratio {ratio:.2f})"
         )
         checkpoint = trainer.checkpoint_callback
-        if checkpoint is not None and checkpoint.best_model_path:
+        if isinstance(checkpoint, ModelCheckpoint) and checkpoint.best_model_path:
             print(f"best checkpoint: {checkpoint.best_model_path}")

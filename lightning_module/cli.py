@@ -9,9 +9,11 @@ replaces a better ``best.ckpt``.
 
 import logging
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pytorch_lightning import LightningDataModule, LightningModule
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 
@@ -49,12 +51,21 @@ class FormscoreCLI(LightningCLI):
     end-of-fit summary, and which checks checkpoints and their folders first (see the module docstring)."""
 
     def __init__(
-        self, *args: Any, parser_kwargs: dict[str, Any] | None = None, run: bool = True, **kwargs: Any
+        self,
+        model_class: type[LightningModule] | Callable[..., LightningModule] | None = None,
+        datamodule_class: type[LightningDataModule] | Callable[..., LightningDataModule] | None = None,
+        *,
+        parser_kwargs: dict[str, Any] | None = None,
+        run: bool = True,
+        **kwargs: Any,
     ) -> None:
+        """As LightningCLI; ``model_class`` and ``datamodule_class`` may be positional, the rest are keywords."""
         base: dict[str, Any] = {"default_config_files": [str(BASE_CONFIG)]}
         if run:  # one parser per subcommand
             base = {command: base for command in self.subcommands()}
-        super().__init__(*args, parser_kwargs={**base, **(parser_kwargs or {})}, run=run, **kwargs)
+        super().__init__(
+            model_class, datamodule_class, parser_kwargs={**base, **(parser_kwargs or {})}, run=run, **kwargs
+        )
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.link_arguments("seed_everything", "data.seed", compute_fn=data_seed)
@@ -74,7 +85,8 @@ class FormscoreCLI(LightningCLI):
     def before_fit(self) -> None:
         resuming = bool(self.config["fit"].get("ckpt_path"))
         trainer = self.trainer
-        if trainer.fast_dev_run or trainer.global_rank != 0:  # fast_dev_run saves nothing
+        fast_dev_run = trainer.fast_dev_run  # type: ignore[attr-defined]  # set on the Trainer by Lightning's setup, not declared
+        if fast_dev_run or trainer.global_rank != 0:  # fast_dev_run saves nothing
             return
         folders = {cb.dirpath for cb in trainer.checkpoint_callbacks if isinstance(cb, ModelCheckpoint) and cb.dirpath}
         for folder in sorted(folders):

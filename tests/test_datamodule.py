@@ -11,7 +11,7 @@ import pytest
 import torch
 from conftest import carphone_video
 
-from datamodules.exercise import ExerciseDataModule, list_videos, pose_settings, split_train_val
+from datamodules.exercise import ExerciseDataModule, SequenceDataset, list_videos, pose_settings, split_train_val
 from preprocessing.cache import PoseSequence, load_pose, save_pose
 from preprocessing.constants import FEATURE_DIMS, LANDMARK_DIMS, NUM_FRAMES, NUM_LANDMARKS
 from preprocessing.dataset import DataValidationError, load_scores
@@ -81,7 +81,9 @@ def test_test_split_is_the_test_folder(demo_data_dir: Path) -> None:
     expected = expected[expected.split == "test"]
     assert list(module.tables["test"]["video"]) == list(expected["video"])
     assert all("lunges_test" in video for video in module.tables["test"]["video"])
-    assert len(module.test_dataloader().dataset) == len(expected)
+    dataset = module.test_dataloader().dataset
+    assert isinstance(dataset, SequenceDataset)
+    assert len(dataset) == len(expected)
 
 
 def test_worker_processes_serve_the_same_batches(demo_data_dir: Path) -> None:
@@ -185,7 +187,7 @@ def test_predict_problems_name_the_file_without_a_line(demo_data_dir: Path, tmp_
 
 def write_blank_video(path: Path, frames: int = 20) -> None:
     """A short black clip: OpenCV decodes it, BlazePose finds nobody in it."""
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (160, 120))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), 10.0, (160, 120))
     for _ in range(frames):
         writer.write(np.zeros((120, 160, 3), np.uint8))
     writer.release()
@@ -211,7 +213,9 @@ def test_prepare_data_extracts_real_videos_then_setup_reads_the_cache(tmp_path: 
     skipping.setup("fit")
     kept = pd.concat([skipping.tables["train"], skipping.tables["val"]])
     assert sorted(Path(video).name for video in kept.video) == ["a.mp4", "b.mp4", "c.mp4"]
-    features = torch.cat([skipping.datasets["train"].features, skipping.datasets["val"].features])
+    train, val = skipping.datasets["train"], skipping.datasets["val"]
+    assert isinstance(train, SequenceDataset) and isinstance(val, SequenceDataset)  # no augmentation: fixed features
+    features = torch.cat([train.features, val.features])
     assert bool((features[:, :, -1] == 1).all()), "the person is found in every sampled frame"
     assert torch.allclose(features[0], features[1]), "same clip, same cached pose"
 

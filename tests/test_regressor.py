@@ -8,7 +8,7 @@ import pytest
 import torch
 from pytorch_lightning import Trainer
 
-from datamodules.exercise import ExerciseDataModule
+from datamodules.exercise import ExerciseDataModule, SequenceDataset
 from lightning_module import BiLSTMScorer, ScoreRegressor
 from preprocessing.constants import FEATURE_DIMS, NUM_FRAMES
 
@@ -64,6 +64,7 @@ def test_validation_metrics_match_hand_computation(squat_data: ExerciseDataModul
     (metrics,) = quiet_trainer(tmp_path).validate(model, datamodule=squat_data, verbose=False)
     model.eval()
     dataset = squat_data.datasets["val"]
+    assert isinstance(dataset, SequenceDataset) and dataset.targets is not None  # fixed, scored val features
     with torch.no_grad():
         predicted = model(dataset.features).numpy().astype(float)
     targets = dataset.targets.numpy().astype(float)
