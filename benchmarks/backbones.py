@@ -18,6 +18,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,7 +30,9 @@ import torch  # noqa: E402
 from export.exporter import artifact_names, export_checkpoint  # noqa: E402
 from export.parity import torch_predictor  # noqa: E402
 from export.runtime import Predictor, load_predictor  # noqa: E402
-from lightning_module.backbone import Architecture, SequenceScorer, build_scorer  # noqa: E402
+from lightning_module.backbone import Architecture  # noqa: E402
+from lightning_module.checkpoints import save_checkpoint  # noqa: E402
+from lightning_module.regressor import ScoreRegressor  # noqa: E402
 from preprocessing.constants import FEATURE_DIMS, NUM_FRAMES  # noqa: E402
 
 MODELS = {
@@ -53,24 +56,15 @@ def median_seconds(call: Callable[[], object], calls: int = CALLS, warmup: int =
     return statistics.median(times)
 
 
-def random_model(architecture: Architecture) -> SequenceScorer:
+def random_model(architecture: Architecture) -> ScoreRegressor:
+    """A random-init ScoreRegressor of ``architecture`` (the rest of its hparams: the defaults)."""
     torch.manual_seed(0)
-    return build_scorer(architecture).eval()
+    return ScoreRegressor(**asdict(architecture)).eval()
 
 
-def export_model(name: str, model: SequenceScorer, folder: Path) -> tuple[dict[str, Path], dict[str, float]]:
+def export_model(name: str, model: ScoreRegressor, folder: Path) -> tuple[dict[str, Path], dict[str, float]]:
     """Export ``model`` with TFLite; back-end -> artifact path, and back-end -> worst parity difference."""
-    ckpt = folder / f"{name}.ckpt"
-    torch.save(
-        {
-            "state_dict": {f"model.{key}": value for key, value in model.state_dict().items()},
-            "hyper_parameters": {
-                field: getattr(model.architecture, field) for field in Architecture.__dataclass_fields__
-            },
-            "datamodule_hyper_parameters": {"exercise": "squat"},
-        },
-        ckpt,
-    )
+    ckpt = save_checkpoint(model, folder / f"{name}.ckpt", {"exercise": "squat"})
     out_dir = folder / name
     start = time.perf_counter()
     result = export_checkpoint(ckpt, out_dir, tflite=True, log=lambda _: None)
@@ -96,8 +90,8 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as folder:
         for name in dict.fromkeys(["bilstm", *args.models]):  # the baseline's model always
             model = random_model(MODELS[name])
-            params = sum(p.numel() for p in model.parameters())
-            predictors[name, "torch"] = torch_predictor(model)
+            params = sum(p.numel() for p in model.model.parameters())
+            predictors[name, "torch"] = torch_predictor(model.model)
             rows[name, "torch"] = {"params": params, "bytes": 4 * params, "parity": 0.0}
             if name not in args.models:
                 continue

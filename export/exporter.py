@@ -28,8 +28,9 @@ from export.runtime import load_predictor
 from export.savedmodel import write_savedmodel
 from export.staging import PublishError, publish_all, staging_dir
 from export.tflite import QUANTIZED_TOLERANCES, write_tflite
-from lightning_module.backbone import Architecture, SequenceScorer, build_scorer
+from lightning_module.backbone import SequenceScorer
 from lightning_module.checkpoints import CheckpointError, read_checkpoint
+from lightning_module.regressor import ScoreRegressor
 from preprocessing.command import run_function
 from preprocessing.constants import SCORE_SCALE
 from preprocessing.dataset import EXERCISES, Exercise
@@ -38,7 +39,6 @@ from preprocessing.features import preprocessing_signature
 DEFAULT_OUT_DIR = "checkpoints"
 BEST_MODEL_NAME = "model.keras"  # the original's ModelCheckpoint file: the best model, whatever the exercise
 SCORE_SCALE_NAME = "score_scale.txt"
-MODEL_PREFIX = "model."  # ScoreRegressor keeps the scoring network in ``self.model``
 
 
 class ExportError(RuntimeError):
@@ -79,22 +79,16 @@ def existing_dir(path: str | None) -> str | None:
 
 
 def load_checkpoint(path: str | Path) -> TrainedModel:
-    """The scoring network of a ScoreRegressor checkpoint (eval mode; rebuilt from its hparams: backbone,
-    input width, sizes) and the datamodule's hparams; CheckpointError naming the file when it is
-    missing, unreadable or not a ScoreRegressor's."""
-    checkpoint = read_checkpoint(path)
+    """The scoring network of a ScoreRegressor checkpoint (eval mode, on CPU), loaded with
+    ``ScoreRegressor.load_from_checkpoint`` (so built from the checkpoint's hparams: backbone, input
+    width, sizes), and the datamodule's hparams; CheckpointError naming the file when it is missing,
+    unreadable or not a ScoreRegressor's."""
+    checkpoint = read_checkpoint(path)  # missing, a folder, unreadable, no state dict: its own message
     try:
-        hparams = dict(checkpoint.get("hyper_parameters", {}))
-        state = {
-            key.removeprefix(MODEL_PREFIX): value
-            for key, value in checkpoint["state_dict"].items()
-            if key.startswith(MODEL_PREFIX)
-        }
-        model = build_scorer(Architecture.from_hparams(hparams))
-        model.load_state_dict(state)
-    except Exception as error:  # unpickling, missing keys, wrong shapes: all mean "not our checkpoint"
+        regressor = ScoreRegressor.load_from_checkpoint(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # no Lightning version, missing keys, wrong shapes: all mean "not our checkpoint"
         raise CheckpointError(f"{path}: not a ScoreRegressor checkpoint ({type(error).__name__}: {error})") from None
-    return TrainedModel(model.eval(), dict(checkpoint.get("datamodule_hyper_parameters", {})))
+    return TrainedModel(regressor.model.eval(), dict(checkpoint.get("datamodule_hyper_parameters", {})))
 
 
 def write_artifacts(model: SequenceScorer, stage: Path, exercise: str, tflite: bool = False) -> dict[str, Path]:

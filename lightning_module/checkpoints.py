@@ -1,13 +1,17 @@
 """Checkpoint safety for the Lightning commands: refuse a checkpoint that is missing, unreadable or of
 another exercise before any data is touched, check that the folders ``fit`` writes into can be
-written before training starts, and keep an earlier run's checkpoints instead of overwriting them."""
+written before training starts, and keep an earlier run's checkpoints instead of overwriting them;
+and write a module trained (or made) outside a fit as a real Lightning checkpoint."""
 
+import logging
 import os
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import torch
+from pytorch_lightning import Callback, LightningModule, Trainer
 
 EARLIER_RUNS = "earlier"  # <checkpoint folder>/earlier/<UTC time>/: checkpoints of the runs before
 
@@ -54,3 +58,41 @@ def keep_earlier_checkpoints(folder: str | Path) -> Path | None:
     for path in earlier:
         os.replace(path, target / path.name)
     return target
+
+
+class _DataModuleHparams(Callback):
+    """Records the data module's hparams in the checkpoint, as a fit with that data module would."""
+
+    def __init__(self, hparams: Mapping[str, Any]) -> None:
+        self.hparams = dict(hparams)
+
+    def on_save_checkpoint(self, trainer: Trainer, pl_module: LightningModule, checkpoint: dict[str, Any]) -> None:
+        checkpoint["datamodule_hparams_name"] = "kwargs"
+        checkpoint["datamodule_hyper_parameters"] = self.hparams
+
+
+def save_checkpoint(
+    module: LightningModule, path: str | Path, datamodule_hparams: Mapping[str, Any] | None = None
+) -> Path:
+    """Write ``module`` to ``path`` as a Lightning checkpoint, through a Trainer that has not run a step
+    (so ``load_from_checkpoint`` reads it as it reads a fit's: Lightning version, loops, ``hyper_parameters``),
+    with ``datamodule_hparams`` as the data module's hparams (as a LightningCLI fit records them); ``path``."""
+    quiet = logging.getLogger("pytorch_lightning")  # the Trainer's start-up lines ("GPU available: ...")
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)
+    try:
+        trainer = Trainer(
+            accelerator="cpu",
+            devices=1,
+            max_steps=0,
+            logger=False,
+            callbacks=[_DataModuleHparams(datamodule_hparams)] if datamodule_hparams is not None else None,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+        )
+    finally:
+        quiet.setLevel(level)
+    trainer.strategy.connect(module)
+    trainer.save_checkpoint(path, weights_only=False)
+    return Path(path)

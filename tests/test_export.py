@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from checkpoint_files import random_checkpoint
 
 from datamodules.exercise import pose_settings
 from export import keras_port, main
@@ -23,7 +24,7 @@ from export.exporter import ExportError, ExportResult, artifact_names, export_ch
 from export.metadata import artifact_digest, check_artifact, metadata_path, read_metadata
 from export.parity import TOLERANCE, max_differences, parity_inputs, real_sequences, torch_predictor
 from export.runtime import BACKENDS, load_predictor
-from lightning_module.backbone import BiLSTMScorer
+from lightning_module.backbone import SequenceScorer
 from lightning_module.checkpoints import CheckpointError
 from preprocessing.constants import FEATURE_DIMS, NUM_FRAMES, SCORE_SCALE
 from preprocessing.features import preprocessing_signature
@@ -40,24 +41,13 @@ EXPECTED_FILES = {
 }
 
 
-def save_lightning_checkpoint(model: BiLSTMScorer, path: Path, data_dir: Path) -> Path:
-    """A checkpoint in ScoreRegressor's Lightning layout (``model.`` state dict prefix, both hparam sets)."""
-    torch.save(
-        {
-            "state_dict": {f"model.{key}": value for key, value in model.state_dict().items()},
-            "hyper_parameters": {"hidden_size": 128, "dropout": 0.3, "lr": 1e-3, "weight_decay": 0.0},
-            "datamodule_hyper_parameters": {
-                "exercise": "squat",
-                "data_dir": str(data_dir),
-                "pose_running_mode": "video",
-            },
-        },
-        path,
-    )
-    return path
+def squat_checkpoint(path: Path, data_dir: Path, seed: int) -> Path:
+    """A random-init seed network (the ScoreRegressor defaults) saved as a squat fit's Lightning checkpoint."""
+    datamodule_hparams = {"exercise": "squat", "data_dir": str(data_dir), "pose_running_mode": "video"}
+    return random_checkpoint(path, datamodule_hparams, seed)
 
 
-def fresh_differences(out_dir: Path, model: BiLSTMScorer, data_dir: Path) -> dict[str, dict[str, float]]:
+def fresh_differences(out_dir: Path, model: SequenceScorer, data_dir: Path) -> dict[str, dict[str, float]]:
     """Max |backend - torch| of the published artifacts, reloaded here, on inputs the export did not see."""
     random = np.random.default_rng(123).uniform(-2, 2, size=(7, NUM_FRAMES, FEATURE_DIMS)).astype(np.float32)
     real = real_sequences(data_dir, count=9)
@@ -68,8 +58,7 @@ def fresh_differences(out_dir: Path, model: BiLSTMScorer, data_dir: Path) -> dic
 
 @pytest.fixture(scope="module")
 def random_ckpt(tmp_path_factory: pytest.TempPathFactory, demo_data_dir: Path) -> Path:
-    torch.manual_seed(7)
-    return save_lightning_checkpoint(BiLSTMScorer(), tmp_path_factory.mktemp("ckpt") / "random.ckpt", demo_data_dir)
+    return squat_checkpoint(tmp_path_factory.mktemp("ckpt") / "random.ckpt", demo_data_dir, seed=7)
 
 
 @pytest.fixture(scope="module")
@@ -185,7 +174,7 @@ def test_parity_failure_fails_export_and_keeps_previous_artifacts(
     before = {p.name: artifact_digest(p) for p in out_dir.iterdir()}
     real_weights = keras_port.keras_layer_weights
 
-    def corrupted(model: BiLSTMScorer) -> dict[str, list[np.ndarray]]:
+    def corrupted(model: SequenceScorer) -> dict[str, list[np.ndarray]]:
         weights = real_weights(model)
         weights[keras_port.OUTPUT_NAME][1] = weights[keras_port.OUTPUT_NAME][1] + np.float32(1e-3)
         return weights
@@ -234,8 +223,7 @@ def test_export_is_all_or_nothing(random_export, demo_data_dir, tmp_path) -> Non
     out_dir = tmp_path / "checkpoints"
     shutil.copytree(random_export[0], out_dir)
     before = {p.name: artifact_digest(p) for p in out_dir.iterdir()}
-    torch.manual_seed(11)
-    other_ckpt = save_lightning_checkpoint(BiLSTMScorer(), tmp_path / "other.ckpt", demo_data_dir)
+    other_ckpt = squat_checkpoint(tmp_path / "other.ckpt", demo_data_dir, seed=11)
     with unmovable(out_dir / "squat_scorer_savedmodel"):
         with pytest.raises(ExportError, match=f"export failed, {out_dir} left unchanged: .*squat_scorer_savedmodel"):
             main(["--ckpt_path", str(other_ckpt), "--out_dir", str(out_dir)])

@@ -7,26 +7,17 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
+from checkpoint_files import random_checkpoint
 from conftest import REPO, RunCli, config_args
 
-from lightning_module.backbone import BiLSTMScorer
 from lightning_module.checkpoints import CheckpointError
 from preprocessing.extract import main as extract_main
 from preprocessing.files import NotWritableError
 
 
 def squat_checkpoint(path: Path) -> Path:
-    """A checkpoint in ScoreRegressor's layout whose data module was the squat one."""
-    torch.save(
-        {
-            "state_dict": {f"model.{key}": value for key, value in BiLSTMScorer().state_dict().items()},
-            "hyper_parameters": {"hidden_size": 128, "dropout": 0.3},
-            "datamodule_hyper_parameters": {"exercise": "squat"},
-        },
-        path,
-    )
-    return path
+    """A Lightning checkpoint of a (random-init) ScoreRegressor whose data module was the squat one."""
+    return random_checkpoint(path, {"exercise": "squat"})
 
 
 def run_cli_process(*args: str, cwd: Path) -> subprocess.CompletedProcess:

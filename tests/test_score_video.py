@@ -10,13 +10,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
+from checkpoint_files import random_checkpoint
 from conftest import carphone_video, write_clip
 
 from export.exporter import export_checkpoint, load_checkpoint
 from export.metadata import ArtifactError, metadata_path
 from export.parity import torch_predictor
-from lightning_module.backbone import BiLSTMScorer
 from preprocessing.constants import NUM_FRAMES, SCORE_SCALE
 from preprocessing.features import video_features
 from preprocessing.video import read_sampled_frames
@@ -63,17 +62,8 @@ def load_script_module():
 @pytest.fixture(scope="module")
 def squat_ckpt(tmp_path_factory: pytest.TempPathFactory, demo_data_dir: Path) -> Path:
     """A random-init squat model's checkpoint (ScoreRegressor layout, default pose settings)."""
-    torch.manual_seed(11)
     ckpt = tmp_path_factory.mktemp("ckpt") / "model.ckpt"
-    torch.save(
-        {
-            "state_dict": {f"model.{k}": v for k, v in BiLSTMScorer().state_dict().items()},
-            "hyper_parameters": {"hidden_size": 128, "dropout": 0.3},
-            "datamodule_hyper_parameters": {"exercise": "squat", "data_dir": str(demo_data_dir)},
-        },
-        ckpt,
-    )
-    return ckpt
+    return random_checkpoint(ckpt, {"exercise": "squat", "data_dir": str(demo_data_dir)}, seed=11)
 
 
 @pytest.fixture(scope="module")
@@ -272,21 +262,9 @@ def test_kinematic_model_exports_with_its_input_width_and_scores_through_its_fea
     demo_data_dir, tmp_path, capsys
 ) -> None:
     """A model of the view-robust feature set: (batch, 16, 36) artifacts, and the scorer computes those features."""
-    torch.manual_seed(5)
-    ckpt = tmp_path / "kinematic.ckpt"
     width = 36
-    torch.save(
-        {
-            "state_dict": {f"model.{k}": v for k, v in BiLSTMScorer(input_size=width).state_dict().items()},
-            "hyper_parameters": {"hidden_size": 128, "dropout": 0.3, "input_size": width},
-            "datamodule_hyper_parameters": {
-                "exercise": "pushup",
-                "data_dir": str(demo_data_dir),
-                "feature_set": "kinematic",
-            },
-        },
-        ckpt,
-    )
+    datamodule_hparams = {"exercise": "pushup", "data_dir": str(demo_data_dir), "feature_set": "kinematic"}
+    ckpt = random_checkpoint(tmp_path / "kinematic.ckpt", datamodule_hparams, seed=5, input_size=width)
     export_checkpoint(ckpt, tmp_path / "out", log=lambda _: None)
     artifact = tmp_path / "out" / "pushup_scorer.onnx"
     metadata = json.loads(metadata_path(artifact).read_text())

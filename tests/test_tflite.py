@@ -4,11 +4,13 @@ in the metadata, built-in ops only, and score_video.py scoring with a .tflite fi
 import json
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from checkpoint_files import random_checkpoint
 
 from export.exporter import ExportResult, artifact_names, export_checkpoint, load_checkpoint
 from export.metadata import artifact_bytes, read_metadata
@@ -26,23 +28,9 @@ ONE_WAY_GRU = Architecture("gru", hidden_size=16, bidirectional=False)
 
 
 def save_checkpoint(architecture: Architecture, path: Path, data_dir: Path, seed: int = 3) -> Path:
-    """A random-init network of ``architecture`` in ScoreRegressor's checkpoint layout."""
-    torch.manual_seed(seed)
-    model = build_scorer(architecture)
-    torch.save(
-        {
-            "state_dict": {f"model.{key}": value for key, value in model.state_dict().items()},
-            "hyper_parameters": {
-                "hidden_size": architecture.hidden_size,
-                "backbone": architecture.backbone,
-                "causal": architecture.causal,
-                "bidirectional": architecture.bidirectional,
-            },
-            "datamodule_hyper_parameters": {"exercise": "squat", "data_dir": str(data_dir)},
-        },
-        path,
-    )
-    return path
+    """A random-init ScoreRegressor of ``architecture`` saved as a squat fit's Lightning checkpoint."""
+    datamodule_hparams = {"exercise": "squat", "data_dir": str(data_dir)}
+    return random_checkpoint(path, datamodule_hparams, seed, **asdict(architecture))
 
 
 def ops_of(path: Path) -> set[str]:
