@@ -216,7 +216,7 @@ def live_session(
     on every pose sample; a finished repetition is sampled, scored and passed to ``on_rep`` at once.
     ``show`` draws the skeleton, counter, scores and the "step into the frame" state in a window
     (needs a display; press q to stop). Returns the same document as ``score_session`` plus the
-    measured frames/s and the latency of scoring (seconds from the repetition's detection).
+    measured pose and video frames/s and the latency of scoring (seconds from the repetition's detection).
     """
     results: list[dict] = []
     latencies: list[float] = []
@@ -261,7 +261,8 @@ def live_session(
         "frames_read": len(detected),
         "reps": results,
         "summary": summary(results),
-        "frames_per_second": len(detected) / seconds if seconds > 0 else 0.0,
+        "frames_per_second": len(detected) / seconds if seconds > 0 else 0.0,  # pose samples (every stride-th)
+        "video_frames_per_second": total / seconds if seconds > 0 else 0.0,  # a camera must deliver no more
         "max_scoring_latency_s": max(latencies, default=0.0),
     }
 
@@ -386,7 +387,8 @@ def run_sets(
             if "frames_per_second" in document:
                 print(
                     f"{document['video']}: {document['summary']['count']} reps live, "
-                    f"{document['frames_per_second']:.1f} frames/s"
+                    f"{document['frames_per_second']:.1f} pose frames/s, "
+                    f"{document['video_frames_per_second']:.1f} video frames/s"
                 )
             else:
                 print_set(document)

@@ -90,6 +90,7 @@ def short_fit_args(demo_data_dir: Path, seed: int, *extra: str) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 def test_same_seed_same_metrics_and_the_seed_moves_the_split(
     demo_data_dir: Path, run_cli: RunCli, tmp_path: Path
 ) -> None:
@@ -101,6 +102,7 @@ def test_same_seed_same_metrics_and_the_seed_moves_the_split(
     assert val_videos[0] == val_videos[1] and val_videos[0] != val_videos[2]
 
 
+@pytest.mark.slow
 def test_resume_from_last_checkpoint(demo_data_dir: Path, run_cli: RunCli, tmp_path: Path) -> None:
     csv_logger = ("--trainer.logger", "pytorch_lightning.loggers.CSVLogger", "--trainer.logger.save_dir", "logs")
     run_cli(short_fit_args(demo_data_dir, 7, *csv_logger), tmp_path)

@@ -160,6 +160,7 @@ def test_a_killed_worker_costs_a_retry_not_the_batch(clips, tmp_path, faults, po
     assert not multiprocessing.active_children(), "a worker outlived the batch"
 
 
+@pytest.mark.slow
 def test_a_stalled_video_fails_on_its_time_limit_and_the_batch_goes_on(clips, tmp_path, faults):
     marker = faults("stall")
     paths = [clips["person"], clips["person_avi"], clips["nobody"]]

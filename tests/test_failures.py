@@ -61,6 +61,7 @@ def test_an_unwritable_checkpoint_folder_fails_fit_before_training(run_cli: RunC
     assert not (tmp_path / "lightning_logs").exists()
 
 
+@pytest.mark.slow
 def test_a_new_fit_keeps_the_earlier_runs_checkpoints(
     demo_data_dir: Path, run_cli: RunCli, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
@@ -83,6 +84,7 @@ def test_a_new_fit_keeps_the_earlier_runs_checkpoints(
     assert f"held an earlier run's checkpoints; they are kept in {kept}" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_errors_read_like_errors_with_an_exit_code_per_kind(tmp_path: Path) -> None:
     ckpt = squat_checkpoint(tmp_path / "squat.ckpt")
     refused = run_cli_process("test", "--config", str(REPO / "pushup.yaml"), "--ckpt_path", str(ckpt), cwd=tmp_path)
