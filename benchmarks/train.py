@@ -17,12 +17,12 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from pytorch_lightning import Trainer
 from torch.utils.data import DataLoader
 
 from datamodules.exercise import ExerciseDataModule
 from demo.dataset import generate_demo_data
 from lightning_module.regressor import ScoreRegressor
+from lightning_module.trainer import quiet_trainer
 from preprocessing.dataset import EXERCISES
 
 
@@ -59,17 +59,7 @@ def bare_loop(initial: ScoreRegressor, batches: DataLoader, epochs: int) -> floa
 
 def lightning_fit(initial: ScoreRegressor, batches: DataLoader, epochs: int) -> float:
     """Seconds for ``Trainer.fit`` of the LightningModule for ``epochs`` (set-up included)."""
-    trainer = Trainer(
-        accelerator="cpu",
-        devices=1,
-        max_epochs=epochs,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        limit_val_batches=0,
-        num_sanity_val_steps=0,
-    )
+    trainer = quiet_trainer(max_epochs=epochs, limit_val_batches=0, num_sanity_val_steps=0)
     module = copy.deepcopy(initial)
     start = time.perf_counter()
     trainer.fit(module, train_dataloaders=batches)

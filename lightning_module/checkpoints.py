@@ -3,7 +3,6 @@ another exercise before any data is touched, check that the folders ``fit`` writ
 written before training starts, and keep an earlier run's checkpoints instead of overwriting them;
 and write a module trained (or made) outside a fit as a real Lightning checkpoint."""
 
-import logging
 import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -12,6 +11,8 @@ from typing import Any
 
 import torch
 from pytorch_lightning import Callback, LightningModule, Trainer
+
+from lightning_module.trainer import quiet_trainer
 
 EARLIER_RUNS = "earlier"  # <checkpoint folder>/earlier/<UTC time>/: checkpoints of the runs before
 
@@ -77,22 +78,8 @@ def save_checkpoint(
     """Write ``module`` to ``path`` as a Lightning checkpoint, through a Trainer that has not run a step
     (so ``load_from_checkpoint`` reads it as it reads a fit's: Lightning version, loops, ``hyper_parameters``),
     with ``datamodule_hparams`` as the data module's hparams (as a LightningCLI fit records them); ``path``."""
-    quiet = logging.getLogger("pytorch_lightning")  # the Trainer's start-up lines ("GPU available: ...")
-    level = quiet.level
-    quiet.setLevel(logging.WARNING)
-    try:
-        trainer = Trainer(
-            accelerator="cpu",
-            devices=1,
-            max_steps=0,
-            logger=False,
-            callbacks=[_DataModuleHparams(datamodule_hparams)] if datamodule_hparams is not None else None,
-            enable_checkpointing=False,
-            enable_progress_bar=False,
-            enable_model_summary=False,
-        )
-    finally:
-        quiet.setLevel(level)
+    callbacks = [_DataModuleHparams(datamodule_hparams)] if datamodule_hparams is not None else None
+    trainer = quiet_trainer(max_steps=0, callbacks=callbacks)
     trainer.strategy.connect(module)
     trainer.save_checkpoint(path, weights_only=False)
     return Path(path)

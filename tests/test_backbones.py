@@ -5,7 +5,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from pytorch_lightning import Trainer
 
 from export.keras_port import port_to_keras
 from export.onnx_export import write_onnx
@@ -14,6 +13,7 @@ from export.runtime import load_predictor
 from export.savedmodel import write_savedmodel
 from lightning_module.backbone import Architecture, Backbone, BiLSTMScorer, SequenceScorer, build_scorer
 from lightning_module.regressor import ScoreRegressor
+from lightning_module.trainer import quiet_trainer
 from preprocessing.constants import FEATURE_DIMS, NUM_FRAMES
 
 WIDTH = 40  # not FEATURE_DIMS: every exporter must take the width from the model
@@ -142,17 +142,7 @@ def test_short_fit_beats_predicting_the_mean(backbone: Backbone, epochs: int, sq
     torch.manual_seed(0)
     data = squat_data
     model = ScoreRegressor(backbone=backbone, hidden_size=64, lr=3e-3, input_size=FEATURE_DIMS, bidirectional=False)
-    trainer = Trainer(
-        accelerator="cpu",
-        devices=1,
-        max_epochs=epochs,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        default_root_dir=tmp_path,
-    )
+    trainer = quiet_trainer(max_epochs=epochs, num_sanity_val_steps=0, default_root_dir=tmp_path)
     trainer.fit(model, train_dataloaders=data.train_dataloader(), val_dataloaders=data.val_dataloader())
     val_mae = float(trainer.callback_metrics["val/mae"])
     baseline = float((data.datasets["val"].targets - data.datasets["train"].targets.mean()).abs().mean())

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from pytorch_lightning import Trainer
 
 from datamodules.exercise import ExerciseDataModule, SequenceDataset
 from lightning_module import BiLSTMScorer, ScoreRegressor
+from lightning_module.trainer import quiet_trainer
 from preprocessing.constants import FEATURE_DIMS, NUM_FRAMES
 
 
@@ -18,19 +18,6 @@ def squat_data(demo_data_dir: Path) -> ExerciseDataModule:
     module = ExerciseDataModule(data_dir=str(demo_data_dir), batch_size=16)
     module.setup("fit")
     return module
-
-
-def quiet_trainer(tmp_path: Path, **kwargs) -> Trainer:
-    return Trainer(
-        accelerator="cpu",
-        devices=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        default_root_dir=tmp_path,
-        **kwargs,
-    )
 
 
 def test_backbone_and_hyper_parameters() -> None:
@@ -61,7 +48,7 @@ def test_default_optimizer_is_adam_with_the_hyper_parameters() -> None:
 def test_validation_metrics_match_hand_computation(squat_data: ExerciseDataModule, tmp_path: Path) -> None:
     torch.manual_seed(0)
     model = ScoreRegressor()
-    (metrics,) = quiet_trainer(tmp_path).validate(model, datamodule=squat_data, verbose=False)
+    (metrics,) = quiet_trainer(default_root_dir=tmp_path).validate(model, datamodule=squat_data, verbose=False)
     model.eval()
     dataset = squat_data.datasets["val"]
     assert isinstance(dataset, SequenceDataset) and dataset.targets is not None  # fixed, scored val features
@@ -78,7 +65,7 @@ def test_validation_metrics_match_hand_computation(squat_data: ExerciseDataModul
 def test_training_logs_every_metric_and_lowers_the_loss(squat_data: ExerciseDataModule, tmp_path: Path) -> None:
     torch.manual_seed(0)
     model = ScoreRegressor()
-    trainer = quiet_trainer(tmp_path, max_epochs=4, num_sanity_val_steps=0)
+    trainer = quiet_trainer(default_root_dir=tmp_path, max_epochs=4, num_sanity_val_steps=0)
     before = trainer.validate(model, datamodule=squat_data, verbose=False)[0]["val/loss"]
     trainer.fit(model, datamodule=squat_data)
     logged = trainer.callback_metrics
