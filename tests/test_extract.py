@@ -197,22 +197,17 @@ def session_processes(session: int) -> list[int]:
     return pids
 
 
+def extract_command(*videos: Path, cache_dir: Path) -> list[str]:
+    """``python cli.py extract <videos>`` with two workers and no progress bar."""
+    options = ["--cache_dir", str(cache_dir), "--num_workers", "2", "--no_progress"]
+    return [sys.executable, str(REPO / "cli.py"), "extract", *map(str, videos), *options]
+
+
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
 def test_killing_the_extract_command_leaves_no_worker(clips, tmp_path, faults, sig):
     faults("stall")  # one worker hangs in its decoder, so workers are surely alive when the parent dies
-    command = [
-        sys.executable,
-        str(REPO / "cli.py"),
-        "extract",
-        str(clips["person"]),
-        str(clips["person_avi"]),
-        "--cache_dir",
-        str(tmp_path / "cache"),
-        "--num_workers",
-        "2",
-        "--no_progress",
-    ]
+    command = extract_command(clips["person"], clips["person_avi"], cache_dir=tmp_path / "cache")
     process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
@@ -235,18 +230,7 @@ def test_killing_the_extract_command_leaves_no_worker(clips, tmp_path, faults, s
 def test_workers_import_neither_torch_nor_lightning(clips, tmp_path):
     """Every interpreter of ``cli.py extract`` (the command and its spawned workers) reports its
     imports (-X importtime goes to the children through PYTHONPROFILEIMPORTTIME)."""
-    command = [
-        sys.executable,
-        str(REPO / "cli.py"),
-        "extract",
-        str(clips["person"]),
-        str(clips["nobody"]),
-        "--cache_dir",
-        str(tmp_path / "cache"),
-        "--num_workers",
-        "2",
-        "--no_progress",
-    ]
+    command = extract_command(clips["person"], clips["nobody"], cache_dir=tmp_path / "cache")
     env = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}
     finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
     assert finished.returncode == 0, finished.stderr[-3000:]
