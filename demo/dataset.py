@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from jsonargparse.typing import PositiveInt
 
 from demo.camera import Camera, detections, jitter_camera, observe
 from demo.exercises import (
@@ -26,6 +27,7 @@ from preprocessing.cache import PoseSequence, save_pose
 from preprocessing.command import run_function
 from preprocessing.constants import POSE_FILE_SUFFIX
 from preprocessing.dataset import EXERCISES
+from preprocessing.dataset import Exercise as ExerciseName
 from preprocessing.files import atomic_output
 
 # Default size: 48 + 12 subjects x 12 repetitions = 576 train / 144 test repetitions per exercise.
@@ -150,10 +152,10 @@ def summary(csv_path: Path) -> str:
 def write_demo(
     data_dir: Path = Path("data"),
     seed: int = 0,
-    exercises: Sequence[str] = (),
-    train_subjects: int = TRAIN_SUBJECTS,
-    test_subjects: int = TEST_SUBJECTS,
-    reps_per_subject: int = REPS_PER_SUBJECT,
+    exercises: Sequence[ExerciseName] = (),
+    train_subjects: PositiveInt = TRAIN_SUBJECTS,
+    test_subjects: PositiveInt = TEST_SUBJECTS,
+    reps_per_subject: PositiveInt = REPS_PER_SUBJECT,
 ) -> None:
     """Write the embedded demo data set (pose files + score CSVs) and print what was written.
 

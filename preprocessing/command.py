@@ -3,7 +3,8 @@
 A command is a function whose parameters are its options and whose docstring's Args section is their
 help; ``run_function(function, argv)`` parses ``argv`` into a call. Options are ``--name value``
 (jsonargparse checks the type); a ``bool`` parameter is a flag (``--name``; ``--no_name`` or
-``--no-name`` sets False); a ``Sequence`` parameter is repeatable (``--csv a.csv --csv b.csv``), or
+``--no-name`` sets False); a ``Sequence`` parameter is repeatable (``--csv a.csv --csv b.csv``; a
+``Literal`` element type gives its choices), or
 the command's positional arguments (zero or more) when named by ``positional``.
 """
 
@@ -39,6 +40,12 @@ def is_sequence(hint: Any) -> bool:
     return typing.get_origin(hint) in (list, tuple, Sequence) and len(typing.get_args(hint)) == 1
 
 
+def choices_of(hint: Any) -> tuple[Any, ...] | None:
+    """The allowed values of a sequence whose element type is a ``Literal``, else None."""
+    element = typing.get_args(hint)[0]
+    return typing.get_args(element) if typing.get_origin(element) is typing.Literal else None
+
+
 def is_flag(hint: Any) -> bool:
     """Whether a type hint is ``bool`` or ``bool | None``."""
     return hint in (bool, bool | None)
@@ -68,9 +75,14 @@ def function_parser(function: Callable[..., Any], prog: str, positional: str | N
 def run_function(function: Callable[..., Any], argv: list[str] | None, prog: str, positional: str | None = None) -> Any:
     """``function`` called with the options parsed from ``argv`` (None: ``sys.argv[1:]``); bad
     arguments exit with status 2 and the usage."""
-    options = function_parser(function, prog, positional).parse_args(argv)
+    parser = function_parser(function, prog, positional)
+    options = parser.parse_args(argv)
     hints = typing.get_type_hints(function)
     values = {name: options[name] for name in inspect.signature(function).parameters}
     for name in values.keys() & {name for name, hint in hints.items() if is_sequence(hint)}:
-        values[name] = [typing.get_args(hints[name])[0](text) for text in values[name]]  # e.g. str -> Path
+        choices = choices_of(hints[name])
+        if choices is None:  # e.g. str -> Path
+            values[name] = [typing.get_args(hints[name])[0](text) for text in values[name]]
+        elif bad := [text for text in values[name] if text not in choices]:
+            parser.error(f"argument --{name}: invalid choice: {bad[0]!r} (choose from {', '.join(choices)})")
     return function(**values)

@@ -133,6 +133,19 @@ def test_bad_arguments_are_refused(tmp_path: Path) -> None:
     assert not list(tmp_path.iterdir()), "nothing written for bad arguments"
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [(["--exercises", "deadlift"], "invalid choice: 'deadlift'"), (["--test_subjects", "0"], "test_subjects")],
+)
+def test_command_refuses_bad_arguments_with_its_usage(
+    argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        demo_main(["--data_dir", str(tmp_path / "out"), *argv])
+    assert exited.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 def test_main_writes_and_summarises(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["--data_dir", str(tmp_path), "--exercises", "pushup", "--train_subjects", "2"]
     assert demo_main([*argv, "--test_subjects", "1", "--reps_per_subject", "2"]) == 0
