@@ -172,7 +172,9 @@ class ExerciseDataModule(LightningDataModule):
         data_dir: folder holding ``<exercise>_scores.csv`` and the train / test folders.
         cache_dir: keypoint cache folder (filled by ``prepare_data``).
         batch_size: sequences per batch.
-        val_fraction: share of the train subjects (or rows, without a ``subject`` column) held out.
+        val_fraction: share of the train subjects (or rows, without a ``subject`` column) held out for
+            validation (early stopping, the best checkpoint); 0: no validation split, every train row
+            trains (the CLI then trains ``max_epochs`` and keeps the last epoch, see ``FormscoreCLI``).
         seed: seed of the train / val split (the CLI links it to ``seed_everything``).
         num_workers: DataLoader worker processes.
         extract_workers: pose extraction processes used by ``prepare_data``.
@@ -216,8 +218,8 @@ class ExerciseDataModule(LightningDataModule):
         super().__init__()
         if exercise not in EXERCISES:
             raise ValueError(f"exercise {exercise!r} is not one of {', '.join(EXERCISES)}")
-        if not 0.0 < val_fraction < 1.0:
-            raise ValueError(f"val_fraction must be between 0 and 1 (exclusive), not {val_fraction}")
+        if not 0.0 <= val_fraction < 1.0:
+            raise ValueError(f"val_fraction must be at least 0 and below 1, not {val_fraction}")
         if fold is not None and not 0 <= fold < folds:
             raise ValueError(f"fold must be in 0..{folds - 1}, not {fold}")
         feature_dims(feature_set)  # an unknown name fails here
@@ -291,9 +293,12 @@ class ExerciseDataModule(LightningDataModule):
             table = table.assign(split=np.where(held_out, "test", "train"))
         if stage in ("fit", "validate"):
             usable = self.usable(table[table["split"] == "train"], self.csv_path, "train")
-            train, val = split_train_val(usable, self.hparams["val_fraction"], self.hparams["seed"], self.csv_path)
+            if self.validates:
+                train, val = split_train_val(usable, self.hparams["val_fraction"], self.hparams["seed"], self.csv_path)
+                self.set_split("val", val)
+            else:
+                train = usable.reset_index(drop=True)
             self.set_split("train", train, augment=self.augmentation.active)
-            self.set_split("val", val)
         if stage == "test":
             self.set_split("test", self.usable(table[table["split"] == "test"], self.csv_path, "test"))
 
@@ -356,8 +361,14 @@ class ExerciseDataModule(LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         return self.dataloader("train", shuffle=True)
 
-    def val_dataloader(self) -> DataLoader:
-        return self.dataloader("val")
+    @property
+    def validates(self) -> bool:
+        """Whether a validation split is held out of the train rows (``val_fraction`` > 0)."""
+        return self.hparams["val_fraction"] > 0
+
+    def val_dataloader(self) -> DataLoader | list:
+        """The val split's loader; no loader (Lightning then skips validation) without a val split."""
+        return self.dataloader("val") if self.validates else []
 
     def test_dataloader(self) -> DataLoader:
         return self.dataloader("test")
@@ -366,6 +377,8 @@ class ExerciseDataModule(LightningDataModule):
         return self.dataloader("predict")
 
     def baseline_mae(self) -> float:
-        """MAE (score units) on the val split of always predicting the mean train score."""
+        """MAE (score units) on the val split of always predicting the mean train score (NaN without one)."""
+        if not self.validates:
+            return float("nan")
         mean = self.tables["train"]["score"].mean()
         return float((self.tables["val"]["score"] - mean).abs().mean())

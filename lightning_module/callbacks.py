@@ -113,7 +113,8 @@ class VideoReportWriter(Callback):
 
 class FitSummary(Callback):
     """At the end of ``fit``, print the best ``val/mae`` in score units next to the predict-the-mean
-    baseline on the same validation split (mean train score). Both are kept as attributes."""
+    baseline on the same validation split (mean train score). Both are kept as attributes (inf and NaN
+    without a validation split)."""
 
     def __init__(self) -> None:
         self.best_mae_score = math.inf
@@ -132,11 +133,14 @@ class FitSummary(Callback):
         self.baseline_mae_score = exercise_data(trainer).baseline_mae()
         if not trainer.is_global_zero:
             return
-        ratio = self.best_mae_score / self.baseline_mae_score
-        print(
-            f"best val MAE {self.best_mae_score:.2f} score units; predict-the-mean baseline "
-            f"{self.baseline_mae_score:.2f} on the same split (ratio {ratio:.2f})"
-        )
+        if math.isnan(self.baseline_mae_score):  # no validation split
+            print(f"no validation split: trained {trainer.current_epoch} epochs on every train row")
+        else:
+            ratio = self.best_mae_score / self.baseline_mae_score
+            print(
+                f"best val MAE {self.best_mae_score:.2f} score units; predict-the-mean baseline "
+                f"{self.baseline_mae_score:.2f} on the same split (ratio {ratio:.2f})"
+            )
         checkpoint = trainer.checkpoint_callback
         if isinstance(checkpoint, ModelCheckpoint) and checkpoint.best_model_path:
             print(f"best checkpoint: {checkpoint.best_model_path}")

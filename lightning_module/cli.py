@@ -5,6 +5,10 @@ another exercise than ``data.exercise``. Before ``fit`` trains it checks that ev
 can be written, and, unless the run resumes from ``--ckpt_path``, moves an earlier run's checkpoints
 in those folders to ``<folder>/earlier/<UTC time>/`` and says so, so a new run never silently
 replaces a better ``best.ckpt``.
+
+Without a validation split (``data.val_fraction: 0``) nothing can be monitored: training runs all
+``max_epochs`` with no early stopping, and the monitored ModelCheckpoints keep the last epoch as
+``best.ckpt`` (so export, ``cv`` and the scripts find it where they always do).
 """
 
 import logging
@@ -13,8 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pytorch_lightning import LightningDataModule, LightningModule
-from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning import LightningDataModule, LightningModule, Trainer
+from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 
 from datamodules.exercise import ExerciseDataModule
@@ -45,6 +49,16 @@ def data_seed(seed_everything: bool | int) -> int:
     return DEFAULT_SEED if isinstance(seed_everything, bool) else seed_everything
 
 
+def train_without_validation(trainer: Trainer) -> None:
+    """Run no validation loop, drop ``trainer``'s EarlyStopping callbacks and make its monitored
+    ModelCheckpoints keep the latest epoch (no validation split: there is nothing to monitor)."""
+    trainer.limit_val_batches = 0
+    trainer.callbacks = [c for c in trainer.callbacks if not isinstance(c, EarlyStopping)]  # type: ignore[attr-defined]
+    for callback in trainer.checkpoint_callbacks:
+        if isinstance(callback, ModelCheckpoint) and callback.monitor is not None:
+            callback.monitor = None
+
+
 class FormscoreCLI(LightningCLI):
     """LightningCLI whose every command first reads BASE_CONFIG, whose ``seed_everything`` also seeds
     the data split, which always writes predictions and the per-video test report and prints the
@@ -73,6 +87,12 @@ class FormscoreCLI(LightningCLI):
         parser.add_lightning_class_args(PredictionWriter, "prediction_writer")
         parser.add_lightning_class_args(VideoReportWriter, "test_report")
         parser.add_lightning_class_args(FitSummary, "fit_summary")
+
+    def instantiate_classes(self) -> None:
+        """As LightningCLI; without a validation split, see ``train_without_validation``."""
+        super().instantiate_classes()
+        if isinstance(self.datamodule, ExerciseDataModule) and not self.datamodule.validates:
+            train_without_validation(self.trainer)
 
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
         """Parse, then check ``--ckpt_path`` before anything reads it (LightningCLI itself loads its

@@ -145,9 +145,11 @@ def run_fold(
     data = cli.datamodule
     data.setup("test")
     held_out = data.tables["test"]
-    train = pd.concat([data.tables["train"], data.tables["val"]], ignore_index=True)
-    sequences = {split: [data.sequences[v] for v in data.tables[split]["video"]] for split in ("train", "val", "test")}
-    fold_data = FoldData(train, held_out, sequences["train"] + sequences["val"], sequences["test"])
+    fitted = [data.tables[split] for split in ("train", "val") if split in data.tables]  # no val: val_fraction 0
+    train = pd.concat(fitted, ignore_index=True)
+    fold_data = FoldData(
+        train, held_out, [data.sequences[v] for v in train["video"]], [data.sequences[v] for v in held_out["video"]]
+    )
     rows = held_out[[c for c in ("video", "group", "label", "score") if c in held_out.columns]].copy()
     rows.insert(0, "fold", fold)
     rows["model"] = predict(cli, best)

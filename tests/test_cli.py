@@ -103,6 +103,23 @@ def test_same_seed_same_metrics_and_the_seed_moves_the_split(
 
 
 @pytest.mark.slow
+def test_without_a_validation_split_every_train_row_trains_every_epoch_and_the_last_is_exported(
+    demo_data_dir: Path, run_cli: RunCli, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from pytorch_lightning.callbacks import EarlyStopping
+
+    cli = run_cli(short_fit_args(demo_data_dir, 7, "--data.val_fraction", "0", "--trainer.max_epochs", "3"), tmp_path)
+    assert not any(isinstance(c, EarlyStopping) for c in cli.trainer.callbacks)
+    scores = pd.read_csv(demo_data_dir / "squat_scores.csv")
+    train_rows = scores.video.str.startswith("squats_train").sum()
+    assert len(cli.datamodule.tables["train"]) == train_rows and "val" not in cli.datamodule.tables
+    best = torch.load(tmp_path / "checkpoints" / "squat" / "best.ckpt", weights_only=True)
+    assert (best["epoch"], best["global_step"]) == (2, 9), "best.ckpt is the last of the 3 epochs (3 batches each)"
+    assert "no validation split: trained 3 epochs" in capsys.readouterr().out
+    assert (tmp_path / "checkpoints" / "squat_scorer.keras").is_file(), "the last epoch is exported"
+
+
+@pytest.mark.slow
 def test_resume_from_last_checkpoint(demo_data_dir: Path, run_cli: RunCli, tmp_path: Path) -> None:
     csv_logger = ("--trainer.logger", "pytorch_lightning.loggers.CSVLogger", "--trainer.logger.save_dir", "logs")
     run_cli(short_fit_args(demo_data_dir, 7, *csv_logger), tmp_path)

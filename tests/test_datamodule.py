@@ -74,6 +74,13 @@ def test_split_without_subject_column_is_by_row(demo_data_dir: Path, tmp_path: P
     assert "group" not in module.tables["val"].columns
 
 
+def test_no_validation_split_trains_on_every_train_row(demo_data_dir: Path, tmp_path: Path) -> None:
+    copy_rows(demo_data_dir, tmp_path, per_subject=10)
+    module = fit_module(tmp_path, val_fraction=0.0)
+    assert len(module.tables["train"]) == 20 and "val" not in module.tables
+    assert module.val_dataloader() == [] and np.isnan(module.baseline_mae())
+
+
 def test_test_split_is_the_test_folder(demo_data_dir: Path) -> None:
     module = ExerciseDataModule(exercise="lunge", data_dir=str(demo_data_dir))
     module.setup("test")
@@ -89,7 +96,7 @@ def test_test_split_is_the_test_folder(demo_data_dir: Path) -> None:
 def test_worker_processes_serve_the_same_batches(demo_data_dir: Path) -> None:
     serial = fit_module(demo_data_dir, exercise="pushup", batch_size=16)
     parallel = fit_module(demo_data_dir, exercise="pushup", batch_size=16, num_workers=2)
-    loader = parallel.val_dataloader()
+    loader = parallel.dataloader("val")
     assert loader.num_workers == 2 and loader.persistent_workers
     for expected, got in zip(serial.val_dataloader(), loader, strict=True):
         assert torch.equal(expected["x"], got["x"]) and torch.equal(expected["y"], got["y"])
@@ -164,6 +171,8 @@ def test_bad_arguments_are_refused(tmp_path: Path) -> None:
         ExerciseDataModule(exercise="deadlift")
     with pytest.raises(ValueError, match="val_fraction"):
         ExerciseDataModule(val_fraction=1.0)
+    with pytest.raises(ValueError, match="val_fraction"):
+        ExerciseDataModule(val_fraction=-0.1)
     with pytest.raises(DataValidationError, match="squat_scores.csv: scores CSV not found"):
         fit_module(tmp_path)
 
