@@ -5,6 +5,10 @@ predicts its own held-out clips, so every clip gets one out-of-fold prediction f
 never saw its recording. Beside the model, the same folds score two baselines: the majority
 answer of the training folds, and a random forest on per-clip summary statistics (min, max, mean,
 sd over the frames) of the kinematic features. The figures are the per-fold mean and sd.
+
+With a few dozen groups, which groups share a fold moves the figures as much as any modelling
+choice; ``--repeats R`` runs R fold splits (split seeds seed, seed + 1, ...) and reports the mean and
+sd over all R x folds held-out folds, and each split's mean.
 """
 
 import argparse
@@ -131,8 +135,8 @@ def run_fold(
     make_cli: Callable[[list[str]], LightningCLI], args: list[str], fold: int, folds: int, run: Path
 ) -> tuple[pd.DataFrame, float | None]:
     """Fit fold ``fold`` (checkpoints and TensorBoard logs under ``run/fold-<k>``), predict its held-out
-    rows, score the baselines on the same split: one row per held-out clip, and the label threshold of
-    the whole data set (None without labels; a fold may hold one label only)."""
+    rows, score the baselines on the same split: one row per held-out clip (with the split's seed), and
+    the label threshold of the whole data set (None without labels; a fold may hold one label only)."""
     cli = make_cli([*args, f"--data.folds={folds}", f"--data.fold={fold}"])
     for callback in cli.trainer.checkpoint_callbacks:
         assert isinstance(callback, ModelCheckpoint)  # the configs' checkpoint callbacks
@@ -152,6 +156,7 @@ def run_fold(
     )
     rows = held_out[[c for c in ("video", "group", "label", "score") if c in held_out.columns]].copy()
     rows.insert(0, "fold", fold)
+    rows.insert(0, "split_seed", data.hparams.seed)
     rows["model"] = predict(cli, best)
     for name, values in baseline_predictions(fold_data, data.hparams.seed).items():
         rows[name] = values
@@ -165,30 +170,46 @@ def cross_validate(
     folds: int,
     run: Path,
     log: Callable[[str], object] = print,
+    repeats: int = 1,
 ) -> pd.DataFrame:
-    """Every fold in turn (see ``run_fold``); writes ``oof_predictions.csv``, ``folds.csv``,
-    ``summary.csv`` / ``summary.json`` and ``cv.png`` into ``run``; returns the summary table."""
+    """Every fold of ``repeats`` fold splits in turn (see ``run_fold``; split r > 0 is seeded with the
+    first split's seed + r, its folds under ``run/seed-<seed>``); writes ``oof_predictions.csv``,
+    ``folds.csv``, ``summary.csv`` / ``summary.json`` and ``cv.png`` into ``run``; returns the summary
+    table (mean and sd over every held-out fold of every split)."""
     run.mkdir(parents=True, exist_ok=True)
     oof_parts, per_fold = [], []
-    for fold in range(folds):
-        log(f"cv: fold {fold + 1}/{folds}")
-        rows, threshold = run_fold(make_cli, args, fold, folds, run)
-        shown = []
-        for model in MODELS:
-            metrics = fold_metrics(rows["score"].to_numpy(), rows[model].to_numpy(), threshold)
-            per_fold.append({"fold": fold, "model": model, "clips": len(rows), **metrics})
-            shown.append(f"{model} " + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
-        log(f"cv: fold {fold + 1}/{folds} done: " + "; ".join(shown))
-        oof_parts.append(rows)
+    first_seed = 0
+    for repeat in range(repeats):
+        split_args = args if repeat == 0 else [*args, f"--seed_everything={first_seed + repeat}"]
+        for fold in range(folds):
+            step = f"fold {fold + 1}/{folds}" + (f" of split {repeat + 1}/{repeats}" if repeats > 1 else "")
+            log(f"cv: {step}")
+            fold_run = run if repeat == 0 else run / f"seed-{first_seed + repeat}"
+            rows, threshold = run_fold(make_cli, split_args, fold, folds, fold_run)
+            first_seed = int(rows["split_seed"].iloc[0]) if repeat == 0 else first_seed
+            shown = []
+            for model in MODELS:
+                metrics = fold_metrics(rows["score"].to_numpy(), rows[model].to_numpy(), threshold)
+                seed = rows["split_seed"].iloc[0]
+                per_fold.append({"split_seed": seed, "fold": fold, "model": model, "clips": len(rows), **metrics})
+                shown.append(f"{model} " + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
+            log(f"cv: {step} done: " + "; ".join(shown))
+            oof_parts.append(rows)
     oof = pd.concat(oof_parts, ignore_index=True)
     folds_table = pd.DataFrame(per_fold)
-    summary = summarise(folds_table.drop(columns="clips"))
+    summary = summarise(folds_table.drop(columns=["clips", "split_seed"]))
+    by_split = folds_table.groupby(["split_seed", "model"], sort=False).mean(numeric_only=True)
     details = {
         "folds": folds,
-        "clips": len(oof),
+        "repeats": repeats,
+        "clips": int(oof["video"].nunique()),
         "groups": int(oof["group"].nunique()) if "group" in oof else None,
         "threshold": threshold,
         "summary": summary.to_dict(orient="index"),
+        "by_split": {
+            str(seed): by_split.loc[seed].drop(columns=["fold", "clips"]).to_dict(orient="index")
+            for seed in by_split.index.get_level_values(0).unique()
+        },
     }
     write_csv(oof, run / "oof_predictions.csv")
     write_csv(folds_table, run / "folds.csv")
@@ -219,7 +240,7 @@ def make_cli(args: list[str]) -> LightningCLI:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python cli.py cv [--folds K] [--run_dir DIR] <fit options, e.g. --config pushup.yaml>``."""
+    """``python cli.py cv [--folds K] [--repeats R] [--run_dir DIR] <fit options, e.g. --config pushup.yaml>``."""
     parser = argparse.ArgumentParser(
         prog="cli.py cv",
         description="Grouped k-fold cross-validation of a fit configuration: one model per fold, "
@@ -228,9 +249,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--folds", type=int, default=5, help="number of grouped folds (default 5)")
     parser.add_argument("--run_dir", help="output folder (default lightning_logs/cv/<time>)")
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="fold splits to run, seeded seed, seed + 1, ... (default 1)"
+    )
     known, fit_args = parser.parse_known_args(argv)
+    if known.repeats < 1:
+        parser.error(f"--repeats must be at least 1, not {known.repeats}")
     run = Path(known.run_dir or f"lightning_logs/cv/{time.strftime('%Y%m%d-%H%M%S')}")
-    summary = cross_validate(make_cli, fit_args, known.folds, run)
+    summary = cross_validate(make_cli, fit_args, known.folds, run, repeats=known.repeats)
     print(summary.to_string(float_format=lambda v: f"{v:.3f}"))
     print(f"cv: out-of-fold predictions, per-fold metrics, summary and cv.png in {run}")
     return 0

@@ -50,6 +50,20 @@ def test_fast_dev_run_fit_test_predict(config: Path, demo_data_dir: Path, run_cl
     assert len(predictions) == 8 and predictions.score.between(0, 100).all()
 
 
+def test_real_clip_recipe_layers_on_an_exercise_config(
+    demo_data_dir: Path, run_cli: RunCli, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    recipe = ("--config", str(REPO / "real.yaml"))
+    with pytest.raises(SystemExit):
+        run_cli(["fit", "--config", str(REPO / "pushup.yaml"), *recipe, "--print_config"], tmp_path)
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["data"]["exercise"] == "pushup" and printed["data"]["val_fraction"] == 0.0
+    assert (printed["model"]["backbone"], printed["data"]["feature_set"]) == ("tcn", "kinematic")
+    assert printed["data"]["augmentation"]["temporal"] and printed["trainer"]["max_epochs"] == 40
+    fit = run_cli(["fit", *config_args(REPO / "pushup.yaml", demo_data_dir, *recipe, *FAST)], tmp_path)
+    assert fit.model.hparams.input_size == 36 and torch.isfinite(fit.trainer.callback_metrics["train/loss_step"])
+
+
 @pytest.mark.slow
 def test_real_fit_beats_the_mean_baseline(squat_fit: FitRun) -> None:
     assert squat_fit.best_ckpt.is_file() and squat_fit.best_ckpt.name == "best.ckpt"

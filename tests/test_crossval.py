@@ -110,6 +110,8 @@ def test_fold_metrics_score_the_threshold_between_label_scores():
 
 
 def test_cv_runs_end_to_end_on_real_pushup_clips(tmp_path):
+    """The real-clip recipe (real.yaml: kinematic features, augmentation, TCN, no validation split) on
+    two fold splits of six real clips."""
     manifest = REAL_PUSHUPS / "manifest.csv"
     if not manifest.is_file():
         pytest.skip(f"{REAL_PUSHUPS} is absent (team material, not part of the project)")
@@ -125,14 +127,16 @@ def test_cv_runs_end_to_end_on_real_pushup_clips(tmp_path):
         "cv",
         "--config",
         str(REPO / "pushup.yaml"),
+        "--config",
+        str(REPO / "real.yaml"),
         "--data.csv",
         str(tmp_path / "subset.csv"),
         "--data.cache_dir",
         str(tmp_path / "cache"),
-        "--data.val_fraction",
-        "0.34",
         "--folds",
-        "3",
+        "2",
+        "--repeats",
+        "2",
         "--trainer.max_epochs",
         "2",
         "--trainer.accelerator",
@@ -142,12 +146,15 @@ def test_cv_runs_end_to_end_on_real_pushup_clips(tmp_path):
     ]
     assert run_in(args, tmp_path) == 0
     oof = pd.read_csv(run / "oof_predictions.csv")
-    assert sorted(oof["video"]) == sorted(chosen["video"]) and oof["fold"].nunique() == 3
-    assert (oof.groupby("group")["fold"].nunique() == 1).all()
+    assert set(oof["split_seed"]) == {42, 43}, "split 2 is seeded with the first split's seed + 1"
+    for _, split in oof.groupby("split_seed"):
+        assert sorted(split["video"]) == sorted(chosen["video"]) and split["fold"].nunique() == 2
+        assert (split.groupby("group")["fold"].nunique() == 1).all()
     assert oof[["model", "majority", "random_forest"]].apply(lambda c: c.between(0, 100)).all().all()
     summary = json.loads((run / "summary.json").read_text())
-    assert summary["threshold"] == 55.0 and summary["clips"] == 6
-    assert set(summary["summary"]) == {"model", "majority", "random_forest"}
+    assert summary["threshold"] == 55.0 and summary["clips"] == 6 and summary["repeats"] == 2
+    assert set(summary["summary"]) == {"model", "majority", "random_forest"} and set(summary["by_split"]) == {"42", "43"}
     folds = pd.read_csv(run / "folds.csv")
-    assert len(folds) == 9 and set(folds.columns) >= {"fold", "model", "mae", "spearman", "roc_auc", "accuracy"}
+    assert len(folds) == 12 and set(folds.columns) >= {"split_seed", "fold", "model", "mae", "roc_auc", "accuracy"}
+    assert (run / "seed-43" / "fold-1" / "checkpoints" / "best.ckpt").is_file()
     assert (run / "cv.png").stat().st_size > 1000
