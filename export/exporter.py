@@ -3,7 +3,10 @@
 Every artifact is written into a staging folder inside the output folder, reloaded and verified
 there; then all back-ends are run against torch on the same inputs (parity). Only when parity holds
 are the artifacts moved into place, all or nothing (see export/staging.py), metadata last. A failure
-at any point, Ctrl-C included, leaves the output folder as it was.
+at any point, Ctrl-C included, leaves the output folder as it was. The one exception to "parity or
+nothing" is an optional artifact (``export.tflite.OPTIONAL_BACKENDS``, the int8 TFLite file): when it
+misses its tolerance it is left out, said so in the log and the metadata (``parity.left_out``), and an
+earlier export's copy is removed with the same publication, so no file in the folder is unchecked.
 """
 
 import shutil
@@ -27,7 +30,7 @@ from export.parity import TOLERANCE, ParityError, check_parity, parity_inputs
 from export.runtime import load_predictor
 from export.savedmodel import write_savedmodel
 from export.staging import PublishError, publish_all, staging_dir
-from export.tflite import QUANTIZED_TOLERANCES, write_tflite
+from export.tflite import OPTIONAL_BACKENDS, QUANTIZED_TOLERANCES, write_tflite
 from lightning_module.backbone import SequenceScorer
 from lightning_module.checkpoints import CheckpointError, read_checkpoint
 from lightning_module.regressor import ScoreRegressor
@@ -143,15 +146,29 @@ def export_checkpoint(
         backends = {backend: load_predictor(stage / name) for backend, name in names.items()}
         feature_set = trained.datamodule_hparams.get("feature_set", "original")
         inputs = parity_inputs(data_dir, cache_dir, width=trained.model.input_size, feature_set=feature_set)
-        differences, report = check_parity(trained.model, backends, inputs, tolerances=QUANTIZED_TOLERANCES)
+        differences, report, left_out = check_parity(
+            trained.model, backends, inputs, tolerances=QUANTIZED_TOLERANCES, optional=OPTIONAL_BACKENDS
+        )
         log(report)
+        for backend in left_out:
+            staged.pop(names[backend])  # the staging folder, and the file with it, goes at the end
+            log(
+                f"export: {names[backend]} left out: it moves this model's output by up to "
+                f"{max(differences[backend].values()):.1e}, more than its {QUANTIZED_TOLERANCES[backend]:.0e}; "
+                "every other artifact is within its tolerance"
+            )
         metadata = build_metadata(
             exercise=exercise,
             preprocessing=preprocessing_signature(pose_settings(trained.datamodule_hparams), feature_set),
             source_checkpoint=ckpt_path,
             model_hparams=asdict(trained.model.architecture),
             onnx_opset=OPSET,
-            parity={"tolerance": TOLERANCE, "tolerances": QUANTIZED_TOLERANCES, "max_abs_diff": differences},
+            parity={
+                "tolerance": TOLERANCE,
+                "tolerances": QUANTIZED_TOLERANCES,
+                "max_abs_diff": differences,
+                "left_out": [names[backend] for backend in left_out],
+            },
             artifacts={name: artifact_digest(path) for name, path in staged.items()},
             artifact_bytes={name: artifact_bytes(path) for name, path in staged.items()},
             feature_dims=trained.model.input_size,
@@ -159,7 +176,8 @@ def export_checkpoint(
         for path in (metadata_path(stage / names["onnxruntime"]), metadata_path(stage / BEST_MODEL_NAME)):
             write_metadata(path, metadata)
             staged[path.name] = path
-        publish_all([(path, out_dir / name) for name, path in staged.items()], stage)  # metadata last (dict order)
+        removed = [out_dir / names[backend] for backend in left_out]  # an earlier export's copy goes too
+        publish_all([(path, out_dir / name) for name, path in staged.items()], stage, removed)  # metadata last
     return ExportResult({name: out_dir / name for name in staged}, differences)
 
 

@@ -47,34 +47,38 @@ def _fsync_files(path: Path) -> None:
             os.fsync(handle.fileno())
 
 
-def _undo(moves: list[tuple[Path, Path, Path | None, bool]]) -> None:
-    """Put back what ``publish_all`` moved: (staged, target, old or None, new one moved in), newest first."""
+def _undo(moves: list[tuple[Path | None, Path, Path | None, bool]]) -> None:
+    """Put back what ``publish_all`` moved: (staged or None for a removal, target, old or None, new one
+    moved in), newest first."""
     for staged, target, old, moved_in in reversed(moves):
-        if moved_in:
+        if moved_in and staged is not None:
             os.replace(target, staged)
         if old is not None:
             os.replace(old, target)
 
 
-def publish_all(pairs: list[tuple[Path, Path]], stage: Path) -> None:
-    """Move each staged file or folder onto its target (all in ``stage``'s file system), all or nothing.
+def publish_all(pairs: list[tuple[Path, Path]], stage: Path, removed: list[Path] | None = None) -> None:
+    """Move each staged file or folder onto its target and take each ``removed`` path away (all in
+    ``stage``'s file system), all or nothing: removals first, then the pairs in order.
 
     Raises the error that stopped it after undoing every move (PublishError when undoing failed too).
     """
-    for staged, _ in pairs:
-        _fsync_files(staged)
+    for path, _ in pairs:
+        _fsync_files(path)
     backup = stage / BACKUP
     backup.mkdir()
-    moves: list[tuple[Path, Path, Path | None, bool]] = []
+    steps: list[tuple[Path | None, Path]] = [(None, target) for target in removed or []] + list(pairs)
+    moves: list[tuple[Path | None, Path, Path | None, bool]] = []
     try:
-        for index, (staged, target) in enumerate(pairs):
+        for index, (staged, target) in enumerate(steps):
             old = None
             if target.exists() or target.is_symlink():
                 old = backup / f"{index}-{target.name}"
                 os.replace(target, old)
             moves.append((staged, target, old, False))
-            os.replace(staged, target)
-            moves[-1] = (staged, target, old, True)
+            if staged is not None:
+                os.replace(staged, target)
+                moves[-1] = (staged, target, old, True)
     except BaseException as error:
         try:
             _undo(moves)

@@ -24,6 +24,7 @@ from export.exporter import ExportError, ExportResult, artifact_names, export_ch
 from export.metadata import artifact_digest, check_artifact, metadata_path, read_metadata
 from export.parity import TOLERANCE, max_differences, parity_inputs, real_sequences, torch_predictor
 from export.runtime import BACKENDS, load_predictor
+from export.staging import publish_all, staging_dir
 from lightning_module.backbone import SequenceScorer
 from lightning_module.checkpoints import CheckpointError
 from preprocessing.constants import FEATURE_DIMS, NUM_FRAMES, SCORE_SCALE
@@ -183,7 +184,7 @@ def test_parity_failure_fails_export_and_keeps_previous_artifacts(
     with pytest.raises(ExportError) as failure:
         main(["--ckpt_path", str(random_ckpt), "--out_dir", str(out_dir)])
     error = str(failure.value)
-    assert "keras, savedmodel differ(s) from torch by more than 1e-05" in error
+    assert "keras (tolerance 1e-05), savedmodel (tolerance 1e-05) differ(s) from torch" in error
     assert "onnxruntime" in error and "FAIL" in error and "left unchanged" in error
     assert {p.name: artifact_digest(p) for p in out_dir.iterdir()} == before
 
@@ -230,6 +231,19 @@ def test_export_is_all_or_nothing(random_export, demo_data_dir, tmp_path) -> Non
     assert {p.name: artifact_digest(p) for p in out_dir.iterdir()} == before  # nothing replaced, no debris
     for artifact in ("squat_scorer.onnx", "squat_scorer.keras", "squat_scorer_savedmodel", "model.keras"):
         check_artifact(out_dir / artifact)
+
+
+def test_a_removal_is_undone_with_the_rest(tmp_path) -> None:
+    """``publish_all`` removes ``removed`` first; when a later move fails, the removed file is put back."""
+    out_dir = tmp_path / "out"
+    (out_dir / "stuck").mkdir(parents=True)
+    (out_dir / "stale.tflite").write_text("earlier export")
+    with staging_dir(out_dir) as stage:
+        (stage / "stuck").mkdir()
+        with unmovable(out_dir / "stuck"), pytest.raises(OSError):
+            publish_all([(stage / "stuck", out_dir / "stuck")], stage, [out_dir / "stale.tflite"])
+    assert (out_dir / "stale.tflite").read_text() == "earlier export"
+    assert sorted(p.name for p in out_dir.iterdir()) == ["stale.tflite", "stuck"]
 
 
 def test_cli_dispatches_export(capsys) -> None:

@@ -2,6 +2,7 @@
 in the metadata, built-in ops only, and score_video.py scoring with a .tflite file without torch."""
 
 import json
+import shutil
 import subprocess
 import sys
 from dataclasses import asdict
@@ -84,6 +85,25 @@ def test_export_writes_tflite_files_with_parity_and_sizes(tcn_export, tcn_ckpt, 
     assert max(fresh["tflite"].values()) <= TOLERANCE, fresh
     for backend, tolerance in QUANTIZED_TOLERANCES.items():
         assert 0 < max(fresh[backend].values()) <= tolerance, (backend, fresh)  # rounded weights: not bit-equal
+
+
+def test_an_int8_file_past_its_tolerance_is_left_out_with_its_earlier_copy(
+    tcn_export, tcn_ckpt, tmp_path, monkeypatch
+) -> None:
+    """The int8 file held to an impossible tolerance: the rest is published, the int8 file (and the
+    earlier export's copy) is not, and the log and the metadata say so."""
+    out_dir = tmp_path / "checkpoints"
+    shutil.copytree(tcn_export[0], out_dir)
+    monkeypatch.setitem(QUANTIZED_TOLERANCES, "tflite_int8", 1e-12)
+    lines: list[str] = []
+    result = export_checkpoint(tcn_ckpt, out_dir, log=lines.append)
+    names = {p.name for p in out_dir.iterdir()}
+    assert "squat_scorer_int8.tflite" not in names | set(result.artifacts)
+    assert TFLITE_FILES - {"squat_scorer_int8.tflite"} <= names and not any(n.startswith(".export-") for n in names)
+    metadata = read_metadata(out_dir / "squat_scorer.tflite")
+    assert metadata["parity"]["left_out"] == ["squat_scorer_int8.tflite"]
+    assert "squat_scorer_int8.tflite" not in metadata["artifacts"]
+    assert any(line.startswith("export: squat_scorer_int8.tflite left out") for line in lines)
 
 
 def test_rnns_convert_with_builtin_ops_only(tmp_path: Path) -> None:
