@@ -109,6 +109,7 @@ def test_fold_metrics_score_the_threshold_between_label_scores():
     assert metrics["mae"] == pytest.approx((10 + 40 + 20 + 10) / 4)
 
 
+@pytest.mark.slow
 def test_cv_runs_end_to_end_on_real_pushup_clips(tmp_path):
     """The real-clip recipe (real.yaml: kinematic features, augmentation, TCN, no validation split) on
     two fold splits of six real clips."""
