@@ -186,11 +186,11 @@ def cross_validate(
             log(f"cv: {step}")
             fold_run = run if repeat == 0 else run / f"seed-{first_seed + repeat}"
             rows, threshold = run_fold(make_cli, split_args, fold, folds, fold_run)
-            first_seed = int(rows["split_seed"].iloc[0]) if repeat == 0 else first_seed
+            seed = int(rows["split_seed"].iloc[0])
+            first_seed = seed if repeat == 0 else first_seed
             shown = []
             for model in MODELS:
                 metrics = fold_metrics(rows["score"].to_numpy(), rows[model].to_numpy(), threshold)
-                seed = rows["split_seed"].iloc[0]
                 per_fold.append({"split_seed": seed, "fold": fold, "model": model, "clips": len(rows), **metrics})
                 shown.append(f"{model} " + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
             log(f"cv: {step} done: " + "; ".join(shown))
