@@ -178,14 +178,14 @@ def cross_validate(
     table (mean and sd over every held-out fold of every split)."""
     run.mkdir(parents=True, exist_ok=True)
     oof_parts, per_fold = [], []
-    first_seed = 0
+    first_seed = 0  # the configuration's split seed, read from the first fold
     for repeat in range(repeats):
         split_args = args if repeat == 0 else [*args, f"--seed_everything={first_seed + repeat}"]
+        split_run = run if repeat == 0 else run / f"seed-{first_seed + repeat}"
         for fold in range(folds):
             step = f"fold {fold + 1}/{folds}" + (f" of split {repeat + 1}/{repeats}" if repeats > 1 else "")
             log(f"cv: {step}")
-            fold_run = run if repeat == 0 else run / f"seed-{first_seed + repeat}"
-            rows, threshold = run_fold(make_cli, split_args, fold, folds, fold_run)
+            rows, threshold = run_fold(make_cli, split_args, fold, folds, split_run)
             seed = int(rows["split_seed"].iloc[0])
             first_seed = seed if repeat == 0 else first_seed
             shown = []

@@ -109,6 +109,38 @@ def test_fold_metrics_score_the_threshold_between_label_scores():
     assert metrics["mae"] == pytest.approx((10 + 40 + 20 + 10) / 4)
 
 
+def test_cv_refuses_fewer_than_one_repeat(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run_in(["cv", "--repeats", "0", "--config", str(REPO / "pushup.yaml")], tmp_path)
+    assert exit_info.value.code == 2 and "--repeats must be at least 1, not 0" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_cv_repeats_run_one_grouped_split_per_seed(tmp_path, demo_data_dir):
+    """``--repeats 2`` on demo scores (no ../shared): split seeds 5 and 6, each a grouped split of every row."""
+    scores = pd.read_csv(demo_data_dir / "pushup_scores.csv")
+    rows = scores[scores["video"].str.startswith("PushUps_train")].groupby("subject").head(3).head(24)
+    rows = rows.assign(video=[str(demo_data_dir / video) for video in rows["video"]])
+    rows[["video", "score", "subject"]].to_csv(tmp_path / "subset.csv", index=False)
+    run = tmp_path / "run"
+    args = ["cv", "--config", str(REPO / "pushup.yaml"), "--data.csv", str(tmp_path / "subset.csv")]
+    args += ["--folds", "2", "--repeats", "2", "--seed_everything", "5", "--data.val_fraction", "0"]
+    args += ["--trainer.max_epochs", "1", "--trainer.accelerator", "cpu", "--run_dir", str(run)]
+    assert run_in(args, tmp_path) == 0
+    oof = pd.read_csv(run / "oof_predictions.csv")
+    assert sorted(set(oof["split_seed"])) == [5, 6]
+    folds_by_split = []
+    for _, split in oof.groupby("split_seed"):
+        assert sorted(split["video"]) == sorted(rows["video"]), "each split scores every row once"
+        assert (split.groupby("group")["fold"].nunique() == 1).all(), "subjects are the groups"
+        folds_by_split.append(split.set_index("video")["fold"].sort_index())
+    assert not folds_by_split[0].equals(folds_by_split[1]), "the second split is another fold split"
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["repeats"] == 2 and set(summary["by_split"]) == {"5", "6"} and summary["threshold"] is None
+    assert len(pd.read_csv(run / "folds.csv")) == 2 * 2 * 3
+    assert (run / "seed-6" / "fold-0" / "checkpoints" / "best.ckpt").is_file()
+
+
 @pytest.mark.slow
 def test_cv_runs_end_to_end_on_real_pushup_clips(tmp_path):
     """The real-clip recipe (real.yaml: kinematic features, augmentation, TCN, no validation split) on
