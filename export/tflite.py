@@ -30,9 +30,10 @@ from preprocessing.constants import NUM_FRAMES
 # Max |tflite - torch| on the 0..1 output allowed for the quantised files (measured: see the README).
 QUANTIZED_TOLERANCES = {"tflite_f16": 1e-3, "tflite_int8": 1e-2}
 # Left out of an export, not failing it, when they miss their tolerance (export/exporter.py). Dynamic-range
-# int8 quantises each activation with one scale for the whole tensor: when the inputs span very different
-# ranges (the kinematic set's velocities reach ~30 beside angles in 0..1) the small ones lose their
-# precision. Measured: a TCN trained on the real push-ups with real.yaml moves by 4e-2 on real inputs.
+# int8 also rounds each activation, the input included, to 8 bits on the fly; a network sensitive to small
+# input changes then moves more. Measured: a TCN trained on the real push-ups with real.yaml moves by 4e-2
+# on real inputs, 2.5e-2 of it from the input rounding alone, and rescaling the features does not help
+# (README, "Backbones and on-device models").
 OPTIONAL_BACKENDS = ("tflite_int8",)
 
 
