@@ -187,7 +187,8 @@ def cross_validate(
             log(f"cv: {step}")
             rows, threshold = run_fold(make_cli, split_args, fold, folds, split_run)
             seed = int(rows["split_seed"].iloc[0])
-            first_seed = seed if repeat == 0 else first_seed
+            if repeat == 0:
+                first_seed = seed
             shown = []
             for model in MODELS:
                 metrics = fold_metrics(rows["score"].to_numpy(), rows[model].to_numpy(), threshold)
