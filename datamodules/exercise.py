@@ -5,7 +5,9 @@ Data layout (original project): ``<data_dir>/<exercise>_scores.csv`` lists video
 (``csv``, e.g. a data set's manifest) listing videos relative to its own folder, with a ``score`` or a
 ``label`` and optionally ``split``. Validation rows are carved from the train rows by a seeded split,
 grouped by ``subject`` / ``group`` when the CSV has one; ``fold`` / ``folds`` hold out one grouped
-cross-validation fold as the test split. Items are dicts ``x`` (NUM_FRAMES, feature_dims) float32,
+cross-validation fold as the test split. ``extra_train_csv`` adds the train rows of another scored
+CSV (e.g. the embedded demo data's labelled form faults) to every training epoch, never to a
+validation, test or cross-validation split. Items are dicts ``x`` (NUM_FRAMES, feature_dims) float32,
 ``y`` score / SCORE_SCALE (not when predicting) and ``index``, the row of ``tables[split]`` (``rows``).
 """
 
@@ -86,6 +88,25 @@ class AugmentedDataset(Dataset):
             "y": self.targets[index],
             "index": index,
         }
+
+
+class MixedDataset(Dataset):
+    """A train split followed by ``extra_count`` items drawn at random (torch's global generator, as in
+    ``AugmentedDataset``) from another data set at each access; their ``index`` is -1 (no train row)."""
+
+    def __init__(
+        self, train: SequenceDataset | AugmentedDataset, extra: SequenceDataset | AugmentedDataset, extra_count: int
+    ) -> None:
+        self.train, self.extra, self.extra_count = train, extra, extra_count
+
+    def __len__(self) -> int:
+        return len(self.train) + self.extra_count
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        if index < len(self.train):
+            return self.train[index]
+        drawn = int(torch.randint(len(self.extra), (1,)))
+        return {**self.extra[drawn], "index": -1}
 
 
 LEGACY_POSE_PREFIX = "pose_"  # older checkpoints: flat pose_model_path, pose_running_mode, ... hparams
@@ -193,6 +214,11 @@ class ExerciseDataModule(LightningDataModule):
         augmentation: training-split augmentation of the raw poses (None: off, the seed's behaviour).
         folds, fold: grouped cross-validation; with ``fold`` set, the train rows of that fold are the
             other folds' rows and the test split is fold ``fold`` (see ``grouped_folds``).
+        extra_train_csv: another scores CSV (a relative path is taken from ``data_dir``) whose train rows
+            (a data layout's ``<exercise>_scores.csv``: its train folder; any other CSV: its ``split``
+            column, else every row) join each training epoch, with the same features and augmentation;
+            never validated, tested or cross-validated; rows the main CSV also lists are left out.
+        extra_train_ratio: extra samples per train row and epoch, drawn at random from those rows.
     """
 
     def __init__(
@@ -214,6 +240,8 @@ class ExerciseDataModule(LightningDataModule):
         augmentation: AugmentationConfig | None = None,
         folds: int = 5,
         fold: int | None = None,
+        extra_train_csv: str | None = None,
+        extra_train_ratio: float = 1.0,
     ) -> None:
         super().__init__()
         if exercise not in EXERCISES:
@@ -222,6 +250,8 @@ class ExerciseDataModule(LightningDataModule):
             raise ValueError(f"val_fraction must be at least 0 and below 1, not {val_fraction}")
         if fold is not None and not 0 <= fold < folds:
             raise ValueError(f"fold must be in 0..{folds - 1}, not {fold}")
+        if extra_train_ratio < 0:
+            raise ValueError(f"extra_train_ratio must be at least 0, not {extra_train_ratio}")
         feature_dims(feature_set)  # an unknown name fails here
         self.save_hyperparameters(ignore=["augmentation", "pose"])
         self.augmentation = augmentation or AugmentationConfig()
@@ -230,9 +260,10 @@ class ExerciseDataModule(LightningDataModule):
         self.hparams["augmentation"] = dataclasses.asdict(self.augmentation)
         self.hparams["pose"] = dataclasses.asdict(pose)
         self.tables: dict[str, pd.DataFrame] = {}
-        self.datasets: dict[str, SequenceDataset | AugmentedDataset] = {}
+        self.datasets: dict[str, SequenceDataset | AugmentedDataset | MixedDataset] = {}
         self.sequences: dict[str, PoseSequence] = {}  # video -> its NUM_FRAMES pose sequence, once read
         self._scores: pd.DataFrame | None = None
+        self._extra_scores: pd.DataFrame | None = None
 
     @property
     def csv_path(self) -> Path:
@@ -255,13 +286,43 @@ class ExerciseDataModule(LightningDataModule):
             )
         return self._scores
 
+    @property
+    def extra_csv_path(self) -> Path | None:
+        """``extra_train_csv``, a relative path taken from ``data_dir``."""
+        extra = self.hparams["extra_train_csv"]
+        return None if extra is None else Path(self.hparams["data_dir"]) / extra
+
+    def extra_scores(self) -> pd.DataFrame:
+        """The validated train rows of ``extra_train_csv`` that the main CSV does not list (empty
+        without one), validated once per process."""
+        if self._extra_scores is None:
+            path = self.extra_csv_path
+            if path is None:
+                self._extra_scores = pd.DataFrame({"video": [], "score": []})
+            else:
+                exercise = self.hparams["exercise"]
+                named = next((name for name, folders in EXERCISES.items() if folders[2] == path.name), exercise)
+                if named != exercise:
+                    raise DataValidationError(f"{path}: extra train data of the {named} exercise, not {exercise}")
+                rows = load_scores(
+                    path,
+                    path.parent,
+                    self.hparams["bad_video_policy"],
+                    exercise,
+                    self.hparams["label_scores"],
+                    split_by_folder=path.name == EXERCISES[exercise][2],
+                )
+                keep = (rows["split"] == "train") & ~rows["video"].isin(self.scores()["video"])
+                self._extra_scores = rows[keep].reset_index(drop=True)
+        return self._extra_scores
+
     def prepare_data(self) -> None:
         """Validate the scores CSV and fill the keypoint cache for its videos (or for ``predict_paths``
         when predicting) with ``extract_workers`` processes. Runs on one process per node."""
         if self.trainer is not None and self.trainer.state.fn == TrainerFn.PREDICTING:
             videos = self.predict_videos()
         else:
-            videos = list(self.scores()["video"])
+            videos = [*self.scores()["video"], *self.extra_scores()["video"]]
         real_videos = [video for video in videos if not is_pose_file(video)]
         if real_videos:
             extract_to_cache(
@@ -322,21 +383,40 @@ class ExerciseDataModule(LightningDataModule):
         return table.assign(sequence=[self.sequences[video] for video in table["video"]])
 
     def set_split(self, split: str, table: pd.DataFrame, with_targets: bool = True, augment: bool = False) -> None:
-        """Keep ``table`` (without its sequences) and its dataset: fixed features, or for an augmented
-        train split the pose tracks to draw samples from (denser tracks with temporal augmentation)."""
-        targets = torch.tensor(table["score"].to_numpy() / SCORE_SCALE, dtype=torch.float32) if with_targets else None
+        """Keep ``table`` (without its sequences) and its dataset (see ``dataset``; the train split's
+        with the extra train rows, see ``with_extra``)."""
         self.tables[split] = table.drop(columns="sequence").reset_index(drop=True)
+        dataset = self.dataset(table, with_targets, augment)
+        self.datasets[split] = self.with_extra(dataset, augment) if split == "train" else dataset
+
+    def with_extra(
+        self, train: SequenceDataset | AugmentedDataset, augment: bool
+    ) -> SequenceDataset | AugmentedDataset | MixedDataset:
+        """``train`` followed by ``extra_train_ratio`` x its length samples of ``extra_scores`` per
+        epoch (the train table keeps only the main CSV's rows), or ``train`` alone without any."""
+        extra = self.extra_scores()
+        count = round(self.hparams["extra_train_ratio"] * len(train))
+        if extra.empty or count == 0:
+            return train
+        usable = self.usable(extra, self.extra_csv_path, "extra train")
+        return MixedDataset(train, self.dataset(usable, augment=augment), count)
+
+    def dataset(
+        self, table: pd.DataFrame, with_targets: bool = True, augment: bool = False
+    ) -> SequenceDataset | AugmentedDataset:
+        """The rows' fixed features, or for augmented training the pose tracks to draw samples from
+        (denser tracks with temporal augmentation)."""
+        targets = torch.tensor(table["score"].to_numpy() / SCORE_SCALE, dtype=torch.float32) if with_targets else None
         if augment and targets is not None:
             tracks = (
                 [self.track(video) for video in table["video"]]
                 if self.augmentation.temporal
                 else list(table["sequence"])
             )
-            self.datasets[split] = AugmentedDataset(tracks, targets, self.hparams["feature_set"], self.augmentation)
-            return
+            return AugmentedDataset(tracks, targets, self.hparams["feature_set"], self.augmentation)
         name = self.hparams["feature_set"]
         features = torch.from_numpy(np.stack([sequence_features(sequence, name) for sequence in table["sequence"]]))
-        self.datasets[split] = SequenceDataset(features, targets)
+        return SequenceDataset(features, targets)
 
     def rows(self, split: str, index: np.ndarray) -> pd.DataFrame:
         """Rows ``index`` (the items' ``index``) of the split's table: ``video``, ``score``, ..."""

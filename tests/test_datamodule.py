@@ -11,7 +11,14 @@ import pytest
 import torch
 from conftest import carphone_video
 
-from datamodules.exercise import ExerciseDataModule, SequenceDataset, list_videos, pose_settings, split_train_val
+from datamodules.exercise import (
+    ExerciseDataModule,
+    MixedDataset,
+    SequenceDataset,
+    list_videos,
+    pose_settings,
+    split_train_val,
+)
 from preprocessing.cache import PoseSequence, load_pose, save_pose
 from preprocessing.constants import FEATURE_DIMS, LANDMARK_DIMS, NUM_FRAMES, NUM_LANDMARKS
 from preprocessing.dataset import DataValidationError, load_scores
@@ -241,3 +248,43 @@ def test_skipped_row_is_reported_once_for_prepare_data_and_setup(demo_data_dir: 
         f"{tmp_path / 'squat_scores.csv'} line {len(rows) + 2}: "
         f"{tmp_path / 'squats_train' / 'gone.pose.npz'}: file not found; row skipped"
     ]
+
+
+def test_extra_train_rows_join_training_epochs_only(demo_data_dir: Path, tmp_path: Path) -> None:
+    copy_rows(demo_data_dir, tmp_path, per_subject=10)
+    extra_csv = demo_data_dir / "squat_scores.csv"
+    module = fit_module(tmp_path, val_fraction=0.25, extra_train_csv=str(extra_csv), extra_train_ratio=2.0)
+    demo = load_scores(extra_csv, demo_data_dir)
+    extra = module.extra_scores()
+    assert sorted(extra["video"]) == sorted(demo[demo.split == "train"]["video"]), "the demo's train folder only"
+    main_rows = [*module.tables["train"]["video"], *module.tables["val"]["video"]]
+    assert len(main_rows) == 20 and not set(main_rows) & set(extra["video"])
+    train, rows = module.datasets["train"], len(module.tables["train"])
+    assert isinstance(train, MixedDataset) and len(train) == 3 * rows == 30
+    torch.manual_seed(0)
+    drawn = [train[i] for i in range(rows, 3 * rows)]
+    assert all(item["index"] == -1 and item["x"].shape == (NUM_FRAMES, FEATURE_DIMS) for item in drawn)
+    extra_targets = set(np.round(extra["score"].to_numpy() / 100, 5))
+    assert {round(float(item["y"]), 5) for item in drawn} <= extra_targets
+    assert len({round(float(item["y"]), 5) for item in drawn}) > 5, "extra items are drawn afresh at random"
+    assert [train[i]["index"] for i in range(rows)] == list(range(rows))
+    module.setup("test")
+    assert not set(module.tables["test"]["video"]) & set(extra["video"])
+
+
+def test_extra_train_rows_the_main_csv_lists_are_left_out(demo_data_dir: Path) -> None:
+    module = fit_module(demo_data_dir, exercise="pushup", extra_train_csv="pushup_scores.csv")  # in data_dir
+    assert module.extra_scores().empty and isinstance(module.datasets["train"], SequenceDataset)
+
+
+def test_extra_train_csv_problems_name_the_file(demo_data_dir: Path, tmp_path: Path) -> None:
+    copy_rows(demo_data_dir, tmp_path, per_subject=4)
+    other = tmp_path / "other"
+    other.mkdir()
+    pd.DataFrame({"video": ["missing.pose.npz"], "label": ["correct"]}).to_csv(other / "extra.csv", index=False)
+    with pytest.raises(DataValidationError, match=r"extra\.csv.*missing\.pose\.npz"):
+        fit_module(tmp_path, extra_train_csv=str(other / "extra.csv"))
+    with pytest.raises(DataValidationError, match="pushup_scores.csv: extra train data of the pushup exercise"):
+        fit_module(tmp_path, extra_train_csv=str(demo_data_dir / "pushup_scores.csv"))
+    with pytest.raises(ValueError, match="extra_train_ratio"):
+        ExerciseDataModule(extra_train_ratio=-1.0)
