@@ -60,6 +60,7 @@ def test_real_clip_recipe_layers_on_an_exercise_config(
     assert printed["data"]["exercise"] == "pushup" and printed["data"]["val_fraction"] == 0.0
     assert (printed["model"]["backbone"], printed["data"]["feature_set"]) == ("tcn", "kinematic")
     assert printed["data"]["augmentation"]["temporal"] and printed["trainer"]["max_epochs"] == 40
+    assert (printed["data"]["extra_train_csv"], printed["data"]["extra_train_ratio"]) == ("pushup_scores.csv", 1.0)
     fit = run_cli(["fit", *config_args(REPO / "pushup.yaml", demo_data_dir, *recipe, *FAST)], tmp_path)
     assert fit.model.hparams.input_size == 36 and torch.isfinite(fit.trainer.callback_metrics["train/loss_step"])
 

@@ -142,9 +142,9 @@ def test_cv_repeats_run_one_grouped_split_per_seed(tmp_path, demo_data_dir):
 
 
 @pytest.mark.slow
-def test_cv_runs_end_to_end_on_real_pushup_clips(tmp_path):
-    """The real-clip recipe (real.yaml: kinematic features, augmentation, TCN, no validation split) on
-    two fold splits of six real clips."""
+def test_cv_runs_end_to_end_on_real_pushup_clips(tmp_path, demo_data_dir):
+    """The real-clip recipe (real.yaml: kinematic features, augmentation, TCN, no validation split, the
+    demo data's push-ups mixed into training) on two fold splits of six real clips."""
     manifest = REAL_PUSHUPS / "manifest.csv"
     if not manifest.is_file():
         pytest.skip(f"{REAL_PUSHUPS} is absent (team material, not part of the project)")
@@ -166,6 +166,8 @@ def test_cv_runs_end_to_end_on_real_pushup_clips(tmp_path):
         str(tmp_path / "subset.csv"),
         "--data.cache_dir",
         str(tmp_path / "cache"),
+        "--data.data_dir",
+        str(demo_data_dir),
         "--folds",
         "2",
         "--repeats",
