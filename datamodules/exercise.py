@@ -33,6 +33,7 @@ from preprocessing.dataset import (
     Policy,
     check_detections,
     drop_problems,
+    exercise_of,
     load_scores,
 )
 from preprocessing.extract import extract_to_cache
@@ -276,15 +277,19 @@ class ExerciseDataModule(LightningDataModule):
         ``prepare_data`` and ``setup`` do not both open every video and warn twice)."""
         if self._scores is None:
             base = self.csv_path.parent if self.hparams["csv"] else self.hparams["data_dir"]
-            self._scores = load_scores(
-                self.csv_path,
-                base,
-                self.hparams["bad_video_policy"],
-                self.hparams["exercise"],
-                self.hparams["label_scores"],
-                split_by_folder=not self.hparams["csv"],
-            )
+            self._scores = self.read_scores(self.csv_path, base, split_by_folder=not self.hparams["csv"])
         return self._scores
+
+    def read_scores(self, path: Path, base: str | Path, split_by_folder: bool) -> pd.DataFrame:
+        """``load_scores`` of a CSV with this module's exercise, label scores and bad-video policy."""
+        return load_scores(
+            path,
+            base,
+            self.hparams["bad_video_policy"],
+            self.hparams["exercise"],
+            self.hparams["label_scores"],
+            split_by_folder=split_by_folder,
+        )
 
     @property
     def extra_csv_path(self) -> Path | None:
@@ -295,25 +300,18 @@ class ExerciseDataModule(LightningDataModule):
     def extra_scores(self) -> pd.DataFrame:
         """The validated train rows of ``extra_train_csv`` that the main CSV does not list (empty
         without one), validated once per process."""
+        path = self.extra_csv_path
+        if path is None:
+            return pd.DataFrame({"video": []})
         if self._extra_scores is None:
-            path = self.extra_csv_path
-            if path is None:
-                self._extra_scores = pd.DataFrame({"video": [], "score": []})
-            else:
-                exercise = self.hparams["exercise"]
-                named = next((name for name, folders in EXERCISES.items() if folders[2] == path.name), exercise)
-                if named != exercise:
-                    raise DataValidationError(f"{path}: extra train data of the {named} exercise, not {exercise}")
-                rows = load_scores(
-                    path,
-                    path.parent,
-                    self.hparams["bad_video_policy"],
-                    exercise,
-                    self.hparams["label_scores"],
-                    split_by_folder=path.name == EXERCISES[exercise][2],
-                )
-                keep = (rows["split"] == "train") & ~rows["video"].isin(self.scores()["video"])
-                self._extra_scores = rows[keep].reset_index(drop=True)
+            layout = any(path.name == folders[2] for folders in EXERCISES.values())  # <exercise>_scores.csv
+            exercise = self.hparams["exercise"]
+            named = exercise_of(path) if layout else exercise
+            if named != exercise:
+                raise DataValidationError(f"{path}: extra train data of the {named} exercise, not {exercise}")
+            rows = self.read_scores(path, path.parent, split_by_folder=layout)
+            keep = (rows["split"] == "train") & ~rows["video"].isin(self.scores()["video"])
+            self._extra_scores = rows[keep].reset_index(drop=True)
         return self._extra_scores
 
     def prepare_data(self) -> None:
