@@ -33,7 +33,7 @@ from preprocessing.dataset import (
     Policy,
     check_detections,
     drop_problems,
-    exercise_of,
+    layout_exercise,
     load_scores,
 )
 from preprocessing.extract import extract_to_cache
@@ -304,12 +304,11 @@ class ExerciseDataModule(LightningDataModule):
         if path is None:
             return pd.DataFrame({"video": []})
         if self._extra_scores is None:
-            layout = any(path.name == folders[2] for folders in EXERCISES.values())  # <exercise>_scores.csv
+            layout = layout_exercise(path)  # a data layout's <exercise>_scores.csv, or None
             exercise = self.hparams["exercise"]
-            named = exercise_of(path) if layout else exercise
-            if named != exercise:
-                raise DataValidationError(f"{path}: extra train data of the {named} exercise, not {exercise}")
-            rows = self.read_scores(path, path.parent, split_by_folder=layout)
+            if layout not in (None, exercise):
+                raise DataValidationError(f"{path}: extra train data of the {layout} exercise, not {exercise}")
+            rows = self.read_scores(path, path.parent, split_by_folder=layout is not None)
             keep = (rows["split"] == "train") & ~rows["video"].isin(self.scores()["video"])
             self._extra_scores = rows[keep].reset_index(drop=True)
         return self._extra_scores

@@ -45,11 +45,16 @@ class DataValidationError(ValueError):
     """Bad score CSV or bad video; the message names the file (and the CSV row when there is one)."""
 
 
+def layout_exercise(csv_path: str | Path) -> str | None:
+    """The exercise whose data-layout scores CSV has this file name (``squat_scores.csv`` -> ``squat``), or None."""
+    return next((exercise for exercise, (_, _, name) in EXERCISES.items() if Path(csv_path).name == name), None)
+
+
 def exercise_of(csv_path: str | Path) -> str:
-    """The exercise whose scores CSV has this file name (e.g. ``squat_scores.csv`` -> ``squat``)."""
-    for exercise, (_, _, csv_name) in EXERCISES.items():
-        if Path(csv_path).name == csv_name:
-            return exercise
+    """As ``layout_exercise``; DataValidationError for any other file name."""
+    exercise = layout_exercise(csv_path)
+    if exercise is not None:
+        return exercise
     names = ", ".join(csv_name for _, _, csv_name in EXERCISES.values())
     raise DataValidationError(f"{csv_path}: unknown scores CSV name (expected one of {names}, or pass exercise=)")
 
