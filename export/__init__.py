@@ -1,7 +1,7 @@
 """Export a trained checkpoint to ONNX, Keras and SavedModel artifacts with proven parity.
 
 ``python cli.py export --ckpt_path ... [--exercise squat]`` calls ``main``; ``export.callback``
-chains the export after ``fit``; ``export.runtime`` and ``export.metadata`` serve the scorer.
+chains the export after ``fit``. Reading and running artifacts is ``serving``'s.
 """
 
 

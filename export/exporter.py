@@ -16,18 +16,9 @@ from pathlib import Path
 
 from datamodules.exercise import pose_settings
 from export.keras_port import write_keras
-from export.metadata import (
-    SAVEDMODEL_SUFFIX,
-    TFLITE_SUFFIXES,
-    artifact_bytes,
-    artifact_digest,
-    build_metadata,
-    metadata_path,
-    write_metadata,
-)
+from export.metadata import artifact_bytes, build_metadata, write_metadata
 from export.onnx_export import OPSET, write_onnx
 from export.parity import TOLERANCE, ParityError, check_parity, parity_inputs
-from export.runtime import load_predictor
 from export.savedmodel import write_savedmodel
 from export.staging import PublishError, publish_all, staging_dir
 from export.tflite import OPTIONAL_BACKENDS, QUANTIZED_TOLERANCES, write_tflite
@@ -38,6 +29,8 @@ from preprocessing.command import run_function
 from preprocessing.constants import SCORE_SCALE
 from preprocessing.dataset import EXERCISES, Exercise
 from preprocessing.features import preprocessing_signature
+from serving.artifact import SAVEDMODEL_SUFFIX, TFLITE_SUFFIXES, artifact_digest, metadata_path
+from serving.runtime import load_predictor
 
 DEFAULT_OUT_DIR = "checkpoints"
 BEST_MODEL_NAME = "model.keras"  # the original's ModelCheckpoint file: the best model, whatever the exercise

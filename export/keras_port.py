@@ -24,9 +24,9 @@ from types import ModuleType
 
 import numpy as np
 
-from export.metadata import INPUT_NAME, OUTPUT_NAME
 from lightning_module.backbone import HEAD_WIDTHS, TCN_DILATIONS, TCN_KERNEL, Architecture, SequenceScorer
 from preprocessing.constants import NUM_FRAMES
+from serving.artifact import INPUT_NAME, OUTPUT_NAME
 
 RNN_LAYERS = {"bilstm": "bilstm", "gru": "gru"}  # backbone -> Keras layer name (torch attribute: lstm / gru)
 GRU_TENSORS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")

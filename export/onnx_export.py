@@ -15,10 +15,10 @@ import numpy as np
 import onnx
 import torch
 
-from export.metadata import INPUT_NAME, OUTPUT_NAME
-from export.runtime import onnx_session
 from lightning_module.backbone import SequenceScorer
 from preprocessing.constants import NUM_FRAMES
+from serving.artifact import INPUT_NAME, OUTPUT_NAME
+from serving.runtime import onnx_session
 
 OPSET = 17
 BATCH_AXIS = "batch"

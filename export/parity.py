@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from export.runtime import Predictor
 from lightning_module.backbone import SequenceScorer
 from preprocessing.cache import CorruptEntryError, load_pose
 from preprocessing.constants import FEATURE_DIMS, NUM_FRAMES, POSE_FILE_SUFFIX
 from preprocessing.features import feature_dims, sequence_features
+from serving.runtime import Predictor
 
 TOLERANCE = 1e-5
 PARITY_BATCH = 64

@@ -19,9 +19,9 @@ A Keras 3 ``model.export()`` folder loads with the first and third but not with
 from pathlib import Path
 
 from export.keras_port import port_to_keras
-from export.metadata import INPUT_NAME, OUTPUT_NAME
 from lightning_module.backbone import SequenceScorer
 from preprocessing.constants import NUM_FRAMES
+from serving.artifact import INPUT_NAME, OUTPUT_NAME
 
 
 def write_savedmodel(model: SequenceScorer, path: str | Path) -> None:

@@ -10,7 +10,7 @@ The input is fixed to one sequence, (1, NUM_FRAMES, width): with a dynamic batch
 the Keras RNN loops as TensorList ops, which need Select TF ops. With a static batch an LSTM becomes
 TFLite's fused ``UNIDIRECTIONAL_SEQUENCE_LSTM`` op; TFLite has no fused GRU, so GRUs are unrolled over
 the 16 frames (plain ops, ~2x faster than the ``WHILE`` loop it would otherwise get); the TCN's
-convolutions are built-in ops. ``export.runtime`` runs a batch one sequence at a time. The fused LSTM
+convolutions are built-in ops. ``serving.runtime`` runs a batch one sequence at a time. The fused LSTM
 op keeps its state in variable tensors that persist between ``invoke`` calls: call
 ``interpreter.reset_all_variables()`` before each sequence (the runtime does).
 
@@ -75,7 +75,7 @@ def write_tflite(model: SequenceScorer, path: str | Path, backend: str = "tflite
 
 def verify_tflite(path: str | Path, width: int) -> None:
     """Load ``path`` in the TFLite interpreter; check input (1, NUM_FRAMES, width) float32 -> output (1, 1)."""
-    from export.runtime import tflite_interpreter
+    from serving.runtime import tflite_interpreter
 
     interpreter = tflite_interpreter(path)
     (inputs,), (outputs,) = interpreter.get_input_details(), interpreter.get_output_details()

@@ -60,9 +60,7 @@ FOOT = (L.LEFT_FOOT_INDEX, L.RIGHT_FOOT_INDEX)
 
 # Every left/right pair (eyes, ears, mouth corners, limbs), derived from the names.
 PAIRS: tuple[tuple[Landmark, Landmark], ...] = tuple(
-    (mark, Landmark[mark.name.replace("LEFT", "RIGHT")])
-    for mark in Landmark
-    if "LEFT" in mark.name
+    (mark, Landmark[mark.name.replace("LEFT", "RIGHT")]) for mark in Landmark if "LEFT" in mark.name
 )
 # The landmark order with left and right exchanged: ``landmarks[MIRROR_PERMUTATION]`` mirrors a body.
 MIRROR_PERMUTATION = np.arange(len(Landmark))

@@ -229,7 +229,7 @@ class PoseEstimator:
     def track(self, frame: np.ndarray) -> np.ndarray | None:
         """The next RGB frame of the current video (after ``start_video``) -> (33, 4) landmarks, or None.
 
-        For streams (``preprocessing.stream``): frames arrive one at a time, tracking continues."""
+        For streams (``serving.stream``): frames arrive one at a time, tracking continues."""
         if self._backend is None:
             raise RuntimeError("call start_video() before track()")
         return self._detect(frame)

@@ -9,12 +9,12 @@ import torch
 from export.keras_port import port_to_keras
 from export.onnx_export import write_onnx
 from export.parity import TOLERANCE, max_differences, torch_predictor
-from export.runtime import load_predictor
 from export.savedmodel import write_savedmodel
 from lightning_module.backbone import Architecture, Backbone, BiLSTMScorer, SequenceScorer, build_scorer
 from lightning_module.regressor import ScoreRegressor
 from lightning_module.trainer import quiet_trainer
 from preprocessing.constants import FEATURE_DIMS, NUM_FRAMES
+from serving.runtime import load_predictor
 
 WIDTH = 40  # not FEATURE_DIMS: every exporter must take the width from the model
 ARCHITECTURES = {

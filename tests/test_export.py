@@ -21,14 +21,14 @@ from datamodules.exercise import pose_settings
 from export import keras_port, main
 from export.callback import ExportCallback
 from export.exporter import ExportError, ExportResult, artifact_names, export_checkpoint, load_checkpoint
-from export.metadata import artifact_digest, check_artifact, metadata_path, read_metadata
 from export.parity import TOLERANCE, max_differences, parity_inputs, real_sequences, torch_predictor
-from export.runtime import BACKENDS, load_predictor
 from export.staging import publish_all, staging_dir
 from lightning_module.backbone import SequenceScorer
 from lightning_module.checkpoints import CheckpointError
 from preprocessing.constants import FEATURE_DIMS, NUM_FRAMES, SCORE_SCALE
 from preprocessing.features import preprocessing_signature
+from serving.artifact import artifact_digest, check_artifact, metadata_path, read_metadata
+from serving.runtime import BACKENDS, load_predictor
 
 REPO = Path(__file__).resolve().parents[1]
 EXPECTED_FILES = {

@@ -12,13 +12,13 @@ from conftest import REPO
 from skimage.data import astronaut
 
 from demo.sessions import SESSION_FPS, make_session
-from export.session import live_session, score_session, summary
 from preprocessing.cache import PoseSequence
 from preprocessing.features import sequence_features
 from preprocessing.pose import PoseEstimator, PoseSettings
-from preprocessing.reps import Rep, rep_sequence, segment
-from preprocessing.stream import video_stream
 from preprocessing.video import VideoError, sample_indices
+from serving.reps import Rep, rep_sequence, segment
+from serving.session import live_session, score_session, summary
+from serving.stream import video_stream
 
 SHARED = REPO.parent / "shared"
 FIXTURE = REPO / "tests" / "fixtures" / "rep_counts.csv"

@@ -14,11 +14,11 @@ from checkpoint_files import random_checkpoint
 from conftest import carphone_video, write_clip
 
 from export.exporter import export_checkpoint, load_checkpoint
-from export.metadata import ArtifactError, metadata_path
 from export.parity import torch_predictor
 from preprocessing.constants import NUM_FRAMES, SCORE_SCALE
 from preprocessing.features import video_features
 from preprocessing.video import read_sampled_frames
+from serving.artifact import ArtifactError, metadata_path
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "score_video.py"

@@ -14,14 +14,15 @@ import torch
 from checkpoint_files import random_checkpoint
 
 from export.exporter import ExportResult, artifact_names, export_checkpoint, load_checkpoint
-from export.metadata import artifact_bytes, read_metadata
+from export.metadata import artifact_bytes
 from export.parity import TOLERANCE, max_differences, real_sequences, torch_predictor
-from export.runtime import load_predictor, tflite_interpreter
 from export.tflite import QUANTIZED_TOLERANCES, write_tflite
 from lightning_module.backbone import Architecture, build_scorer
 from preprocessing.cache import load_pose
 from preprocessing.constants import FEATURE_DIMS, NUM_FRAMES, SCORE_SCALE
 from preprocessing.features import sequence_features
+from serving.artifact import read_metadata
+from serving.runtime import load_predictor, tflite_interpreter
 
 REPO = Path(__file__).resolve().parents[1]
 TFLITE_FILES = {"squat_scorer.tflite", "squat_scorer_f16.tflite", "squat_scorer_int8.tflite"}

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from export.metadata import INPUT_NAME, OUTPUT_NAME, ArtifactError
 from preprocessing.constants import NUM_FRAMES
+from serving.artifact import INPUT_NAME, OUTPUT_NAME, ArtifactError
 
 Predictor = Callable[[np.ndarray], np.ndarray]
 BACKENDS = ("onnxruntime", "keras", "savedmodel")  # always exported; the TFLite ones on request

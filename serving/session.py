@@ -1,8 +1,8 @@
 """Sets of repetitions with an exported model: per-rep scores, an annotated video, live scoring.
 
 The model is passed in as ``score`` (a list of NUM_FRAMES pose samples -> scores 0..100, e.g.
-``Scorer.score_sequences`` of ``export/scorer.py``, which computes the model's own feature set),
-so this module loads nothing itself. Each repetition found by ``preprocessing.reps`` is sampled to
+``Scorer.score_sequences`` of ``serving/scorer.py``, which computes the model's own feature set),
+so this module loads nothing itself. Each repetition found by ``serving.reps`` is sampled to
 NUM_FRAMES frames like a training clip (``rep_sequence``).
 """
 
@@ -20,12 +20,12 @@ from preprocessing.cache import PoseSequence
 from preprocessing.constants import LANDMARK_DIMS, NUM_FRAMES, NUM_LANDMARKS, VISIBILITY_THRESHOLD
 from preprocessing.files import atomic_output
 from preprocessing.pose import PoseEstimator, PoseSettings
-from preprocessing.reps import Rep, RepSegmenter, frame_signal, rep_sequence, segment
-from preprocessing.stream import Stream, opened_source, strided_frames, usable_fps, video_stream
 from preprocessing.video import VideoError, opened_video
+from serving.reps import Rep, RepSegmenter, frame_signal, rep_sequence, segment
+from serving.stream import Stream, opened_source, strided_frames, usable_fps, video_stream
 
 if TYPE_CHECKING:
-    from export.scorer import Scorer  # which imports this module
+    from serving.scorer import Scorer  # which imports this module
 
 ScoreFn = Callable[[list[PoseSequence]], list[float]]  # NUM_FRAMES pose samples -> scores (the model's features)
 # BlazePose skeleton drawn on annotated frames (landmark index pairs: arms, torso, legs).
@@ -336,7 +336,7 @@ def run_sets(
     stride: int,
     show: bool,
 ) -> int:
-    """``score --reps / --annotate / --live`` (the options of ``export.scorer.score``) with ``scorer``
+    """``score --reps / --annotate / --live`` (the options of ``serving.scorer.score``) with ``scorer``
     (closed here): 0 when every video was scored, 1 otherwise."""
     exercise = scorer.metadata["exercise"]
     documents, failed = [], False

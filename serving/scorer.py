@@ -29,9 +29,6 @@ from pathlib import Path
 # numpy, OpenCV and project code only; mediapipe, onnxruntime, TensorFlow load when first used.
 import numpy as np
 
-from export.metadata import ArtifactError, check_artifact, feature_set_of, pose_settings_of
-from export.runtime import backend_of, load_predictor
-from export.session import run_sets
 from preprocessing.cache import CorruptEntryError, PoseSequence
 from preprocessing.command import run_function
 from preprocessing.constants import DEFAULT_CACHE_DIR, NUM_FRAMES
@@ -40,6 +37,9 @@ from preprocessing.features import extract_pose, sequence_features, video_pose
 from preprocessing.files import NotWritableError, check_writable, files_in, find_inputs, is_pose_file
 from preprocessing.pose import PoseEstimator
 from preprocessing.video import VideoError
+from serving.artifact import ArtifactError, check_artifact, feature_set_of, pose_settings_of
+from serving.runtime import backend_of, load_predictor
+from serving.session import run_sets
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_EXERCISE = "squat"
@@ -257,7 +257,7 @@ def score(
             a missing folder, model or video is skipped with a message
         data_dir: --test_sets: the data folder
         model_dir: the folder of the <exercise>_scorer.onnx models
-        reps: a set: find the repetitions, score each (export/session.py)
+        reps: a set: find the repetitions, score each (serving/session.py)
         annotate: OUT.mp4: with --reps (one video): write the annotated video and OUT_signal.png
         live: score repetitions live: camera index, URL or a file
         stride: --reps/--live: pose on every N-th frame
