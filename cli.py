@@ -15,7 +15,8 @@ commands (``lightning_module.cli``). That matters beyond start-up time: extracti
 spawned, and a spawned process re-imports the parent's ``__main__`` (this file).
 
 Run as a script, an expected failure prints one ``error: ...`` block and exits with the code of its
-kind (EXIT_CODES); ``--debug`` or ``FORMSCORE_DEBUG=1`` shows the traceback instead.
+kind (``preprocessing.errors``: each error class carries its own); ``--debug`` or ``FORMSCORE_DEBUG=1``
+shows the traceback instead.
 """
 
 import importlib
@@ -23,6 +24,8 @@ import os
 import sys
 from collections.abc import Callable
 from typing import Any
+
+from preprocessing.errors import DEBUG_ENV, EXIT_INTERRUPTED, exit_code_of  # light: no third-party import
 
 # Before any native library loads: TensorFlow's C++ start-up chatter (CUDA probes on CPU machines) and
 # glog's INFO/WARNING lines stay hidden unless the user set these variables.
@@ -37,21 +40,6 @@ OTHER_COMMANDS = {
     "score": "serving.scorer",
 }
 DEBUG_FLAG = "--debug"
-DEBUG_ENV = "FORMSCORE_DEBUG"  # as preprocessing.files.DEBUG_ENV (not imported: this module stays light)
-EXIT_INTERRUPTED = 130
-# Expected failures: (exception class as "module.Name", exit code, kind), first match along the
-# exception's class hierarchy. Matched by name so that this module imports none of them. Code 1 is a
-# run that finished with some videos failed; 2 is bad command-line arguments.
-EXIT_CODES: list[tuple[str, int, str]] = [
-    ("preprocessing.dataset.DataValidationError", 3, "data"),
-    ("preprocessing.video.VideoError", 4, "video"),
-    ("preprocessing.cache.CorruptEntryError", 4, "video"),
-    ("lightning_module.checkpoints.CheckpointError", 5, "checkpoint"),
-    ("serving.artifact.ArtifactError", 6, "artifact"),
-    ("export.exporter.ExportError", 6, "artifact"),
-    ("export.parity.ParityError", 6, "artifact"),
-    ("builtins.OSError", 7, "file system"),
-]
 
 
 def cli_main(args: list[str] | None = None) -> Any:
@@ -67,12 +55,6 @@ def cli_main(args: list[str] | None = None) -> Any:
 
         from lightning_module.cli import run_lightning_cli  # torch and Lightning load here, and only here
     return run_lightning_cli(args)
-
-
-def exit_code(error: BaseException) -> int | None:
-    """The exit code of an expected failure (EXIT_CODES), or None for a bug."""
-    names = {f"{cls.__module__}.{cls.__qualname__}" for cls in type(error).__mro__}
-    return next((code for name, code, _ in EXIT_CODES if name in names), None)
 
 
 def run_command(command: Callable[[list[str] | None], Any]) -> int:
@@ -92,7 +74,7 @@ def run_command(command: Callable[[list[str] | None], Any]) -> int:
         print("error: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as error:
-        code = exit_code(error)
+        code = exit_code_of(error)
         if debug or code is None:
             raise
         print(

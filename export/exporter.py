@@ -28,6 +28,7 @@ from lightning_module.regressor import ScoreRegressor
 from preprocessing.command import run_function
 from preprocessing.constants import SCORE_SCALE
 from preprocessing.dataset import EXERCISES, Exercise
+from preprocessing.errors import ArtifactFailure
 from preprocessing.features import preprocessing_signature
 from serving.artifact import SAVEDMODEL_SUFFIX, TFLITE_SUFFIXES, artifact_digest, metadata_path
 from serving.runtime import load_predictor
@@ -37,7 +38,7 @@ BEST_MODEL_NAME = "model.keras"  # the original's ModelCheckpoint file: the best
 SCORE_SCALE_NAME = "score_scale.txt"
 
 
-class ExportError(RuntimeError):
+class ExportError(ArtifactFailure, RuntimeError):
     """The export could not be completed; nothing in the output folder was changed."""
 
 

@@ -16,6 +16,7 @@ import torch
 from lightning_module.backbone import SequenceScorer
 from preprocessing.cache import CorruptEntryError, load_pose
 from preprocessing.constants import FEATURE_DIMS, NUM_FRAMES, POSE_FILE_SUFFIX
+from preprocessing.errors import ArtifactFailure
 from preprocessing.features import feature_dims, sequence_features
 from serving.runtime import Predictor
 
@@ -23,7 +24,7 @@ TOLERANCE = 1e-5
 PARITY_BATCH = 64
 
 
-class ParityError(RuntimeError):
+class ParityError(ArtifactFailure, RuntimeError):
     """An exported back-end whose output differs from torch's by more than TOLERANCE."""
 
 

@@ -18,10 +18,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from preprocessing.errors import FileSystemError
+
 BACKUP = ".old"
 
 
-class PublishError(OSError):
+class PublishError(FileSystemError):
     """Publication failed and could not be fully undone; the message names where the old artifacts are."""
 
 

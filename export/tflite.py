@@ -26,6 +26,7 @@ import numpy as np
 from export.keras_port import port_to_keras
 from lightning_module.backbone import SequenceScorer
 from preprocessing.constants import NUM_FRAMES
+from preprocessing.errors import ArtifactFailure
 
 # Max |tflite - torch| on the 0..1 output allowed for the quantised files (measured: see the README).
 QUANTIZED_TOLERANCES = {"tflite_f16": 1e-3, "tflite_int8": 1e-2}
@@ -37,7 +38,7 @@ QUANTIZED_TOLERANCES = {"tflite_f16": 1e-3, "tflite_int8": 1e-2}
 OPTIONAL_BACKENDS = ("tflite_int8",)
 
 
-class TFLiteConversionError(ValueError):
+class TFLiteConversionError(ArtifactFailure, ValueError):
     """The network cannot be converted to TFLite with built-in ops only; the message says why."""
 
 

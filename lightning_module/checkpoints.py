@@ -13,11 +13,12 @@ import torch
 from pytorch_lightning import Callback, LightningModule, Trainer
 
 from lightning_module.trainer import quiet_trainer
+from preprocessing.errors import CheckpointFailure
 
 EARLIER_RUNS = "earlier"  # <checkpoint folder>/earlier/<UTC time>/: checkpoints of the runs before
 
 
-class CheckpointError(ValueError):
+class CheckpointError(CheckpointFailure, ValueError):
     """A checkpoint that is missing, unreadable or made for another exercise; the message names the file."""
 
 

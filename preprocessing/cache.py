@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from preprocessing.constants import LANDMARK_DIMS, NUM_LANDMARKS
+from preprocessing.errors import InputError
 from preprocessing.files import atomic_output
 
 FORMAT_VERSION = 2  # bump when the entry format or its meaning changes: old entries are then missed
@@ -32,7 +33,7 @@ UNKNOWN_ASPECT = 0.0
 _content_digests: dict[tuple[str, int, int], str] = {}
 
 
-class CorruptEntryError(ValueError):
+class CorruptEntryError(InputError, ValueError):
     """A cache entry or pose file that cannot be read back (truncated, wrong shape, ...)."""
 
 

@@ -18,6 +18,7 @@ import pandas as pd
 
 from preprocessing.cache import CorruptEntryError, load_pose
 from preprocessing.constants import SCORE_SCALE
+from preprocessing.errors import DataError
 from preprocessing.files import is_input_name, is_pose_file
 from preprocessing.video import VideoError, opened_video
 
@@ -41,7 +42,7 @@ Issue = tuple[int, str]  # (CSV line number, problem)
 SPLITS = ("train", "test")
 
 
-class DataValidationError(ValueError):
+class DataValidationError(DataError, ValueError):
     """Bad score CSV or bad video; the message names the file (and the CSV row when there is one)."""
 
 

@@ -10,12 +10,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from preprocessing.constants import POSE_FILE_SUFFIX, VIDEO_EXTENSIONS
+from preprocessing.errors import DEBUG_ENV, FileSystemError
 
 OUTPUT_MODE = 0o644  # outputs are shared like normal files (mkstemp would leave them private)
-DEBUG_ENV = "FORMSCORE_DEBUG"  # set (not 0): native start-up messages are shown, as are tracebacks
 
 
-class NotWritableError(OSError):
+class NotWritableError(FileSystemError):
     """A folder that a command must write into cannot be written; the message names the folder."""
 
 

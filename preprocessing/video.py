@@ -20,11 +20,12 @@ import cv2
 import numpy as np
 
 from preprocessing.constants import NUM_FRAMES
+from preprocessing.errors import InputError
 
 MIN_DECODED_FRACTION = 0.5  # containers overstate their count by a few frames (VFR), never by half
 
 
-class VideoError(ValueError):
+class VideoError(InputError, ValueError):
     """A file that is missing, not a video, or has no decodable frame; the message names the file."""
 
 

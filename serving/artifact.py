@@ -13,6 +13,7 @@ import hashlib
 import json
 from pathlib import Path
 
+from preprocessing.errors import ArtifactFailure
 from preprocessing.features import preprocessing_signature
 from preprocessing.pose import PoseSettings
 
@@ -24,7 +25,7 @@ SAVEDMODEL_SUFFIX = "_savedmodel"
 TFLITE_SUFFIXES = {"tflite": ".tflite", "tflite_f16": "_f16.tflite", "tflite_int8": "_int8.tflite"}
 
 
-class ArtifactError(ValueError):
+class ArtifactError(ArtifactFailure, ValueError):
     """An artifact or its metadata that cannot be used; the message names the file and the problem."""
 
 
