@@ -37,7 +37,7 @@ OTHER_COMMANDS = {
     "extract": "preprocessing.extract",
     "export": "export",
     "cv": "lightning_module.crossval",
-    "score": "serving.scorer",
+    "score": "serving.command",
 }
 DEBUG_FLAG = "--debug"
 

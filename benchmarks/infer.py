@@ -36,6 +36,7 @@ from preprocessing.constants import NUM_FRAMES  # noqa: E402
 from preprocessing.features import sequence_features  # noqa: E402
 from preprocessing.pose import PoseEstimator  # noqa: E402
 from preprocessing.video import read_sampled_frames  # noqa: E402
+from serving.results import ClipResult  # noqa: E402
 from serving.runtime import load_predictor  # noqa: E402
 from serving.scorer import Scorer, score_videos  # noqa: E402
 
@@ -138,10 +139,11 @@ def end_to_end(video: Path, artifact: Path) -> None:
     scorer.close()
     estimator.close()
     first = times["total"][0]
+    assert isinstance(result, ClipResult), result
     best = {stage: min(values[1:]) for stage, values in times.items()}
     print(
-        f"score_video on {video.name} ({total_frames} frames, score {result['score']:.1f}, "
-        f"person in {result['frames_with_person']}/{NUM_FRAMES}) with {artifact.name}:"
+        f"score_video on {video.name} ({total_frames} frames, score {result.score:.1f}, "
+        f"person in {result.frames_with_person}/{NUM_FRAMES}) with {artifact.name}:"
     )
     print(f"  set-up (artifact check, ONNX session) {setup:.3f} s; first video {first:.2f} s (starts BlazePose)")
     print(

@@ -17,3 +17,5 @@ VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".m
 POSE_FILE_SUFFIX = ".pose.npz"  # pre-extracted pose sequences (demo data), read like cache entries
 
 DEFAULT_CACHE_DIR = "checkpoints/keypoints_cache"
+DEFAULT_MODEL_DIR = "checkpoints"  # exported models; every command resolves these against the working directory
+DEFAULT_DATA_DIR = "data"

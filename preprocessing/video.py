@@ -12,7 +12,7 @@ to fewer than MIN_DECODED_FRACTION of the frames its header announces is truncat
 raises VideoError: its samples would cover only part of the movement.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -56,17 +56,31 @@ def opened_video(path: Path) -> Iterator[cv2.VideoCapture]:
         capture.release()
 
 
+def decoded_frames(
+    capture: cv2.VideoCapture, source: str | Path, wanted: Callable[[int], bool]
+) -> Iterator[tuple[int, np.ndarray | None]]:
+    """(frame number, BGR frame) for every frame until the capture ends, in one sequential pass: the
+    frame is None unless ``wanted(number)`` (the others are only grabbed: demuxed and decoded, not
+    converted); VideoError naming ``source`` when a wanted frame cannot be retrieved."""
+    index = 0
+    while capture.grab():
+        frame = None
+        if wanted(index):
+            ok, frame = capture.retrieve()
+            if not ok or frame is None:
+                raise VideoError(f"{source}: frame {index} could not be decoded")
+        yield index, frame
+        index += 1
+
+
 def grab_all(capture: cv2.VideoCapture, path: Path, wanted: set[int]) -> tuple[dict[int, np.ndarray], int]:
     """Grab every remaining frame; the RGB frames whose index is in ``wanted``, and the frame count."""
     frames: dict[int, np.ndarray] = {}
     count = 0
-    while capture.grab():
-        if count in wanted:
-            ok, frame = capture.retrieve()
-            if not ok or frame is None:
-                raise VideoError(f"{path}: frame {count} could not be decoded")
-            frames[count] = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-        count += 1
+    for index, frame in decoded_frames(capture, path, wanted.__contains__):
+        count = index + 1
+        if frame is not None:
+            frames[index] = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
     return frames, count
 
 

@@ -22,7 +22,7 @@ from preprocessing.cache import CorruptEntryError, PoseSequence, cache_key, load
 from preprocessing.constants import DEFAULT_CACHE_DIR, LANDMARK_DIMS, NUM_LANDMARKS
 from preprocessing.files import is_pose_file
 from preprocessing.pose import PoseEstimator, PoseSettings
-from preprocessing.video import VideoError, opened_video
+from preprocessing.video import VideoError, decoded_frames, opened_video
 
 logger = logging.getLogger(__name__)
 
@@ -74,39 +74,48 @@ def strided_frames(
     capture: cv2.VideoCapture, stride: int, source: str | Path
 ) -> Iterator[tuple[int, np.ndarray | None]]:
     """(frame number, RGB frame) for every frame until the capture ends; the frame is None except on
-    every ``stride``-th one (the others are only grabbed: demuxed and decoded, not converted)."""
+    every ``stride``-th one (``preprocessing.video.decoded_frames``)."""
     if stride < 1:
         raise ValueError(f"stride must be >= 1, got {stride}")
-    index = 0
-    while capture.grab():
-        frame = None
-        if index % stride == 0:
-            ok, frame = capture.retrieve()
-            if not ok or frame is None:
-                raise VideoError(f"{source}: frame {index} could not be decoded")
-            frame = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-        yield index, frame
-        index += 1
+    for index, frame in decoded_frames(capture, source, lambda number: number % stride == 0):
+        yield index, None if frame is None else cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+
+
+class PoseTrack:
+    """Pose samples gathered one frame at a time (offline streams and live), as a PoseSequence."""
+
+    def __init__(self) -> None:
+        self.landmarks: list[np.ndarray] = []
+        self.detected: list[bool] = []
+        self.indices: list[int] = []
+        self.aspect = 0.0
+
+    def add(self, index: int, found: np.ndarray | None, frame: np.ndarray) -> np.ndarray:
+        """Record the pose of frame ``index`` (None: no person); returns its (33, 4) landmarks (zeros then)."""
+        self.aspect = frame.shape[1] / frame.shape[0]
+        self.landmarks.append(np.zeros((NUM_LANDMARKS, LANDMARK_DIMS), np.float32) if found is None else found)
+        self.detected.append(found is not None)
+        self.indices.append(index)
+        return self.landmarks[-1]
+
+    def sequence(self, total_frames: int) -> PoseSequence:
+        """Every sample so far, of a video of ``total_frames`` frames."""
+        indices = np.array(self.indices, np.int64)
+        return PoseSequence(np.stack(self.landmarks), np.array(self.detected), indices, total_frames, self.aspect)
 
 
 def extract_stream(path: str | Path, estimator: PoseEstimator, stride: int = 1) -> PoseSequence:
     """BlazePose (tracking) on every ``stride``-th frame of a video file (no cache)."""
     path = Path(path)
-    landmarks, detected, indices = [], [], []
-    aspect, total = 0.0, 0
+    track, total = PoseTrack(), 0
     with opened_video(path) as capture:
         estimator.start_video()
         for total, frame in strided_frames(capture, stride, path):
-            if frame is None:
-                continue
-            found = estimator.track(frame)
-            landmarks.append(np.zeros((NUM_LANDMARKS, LANDMARK_DIMS), np.float32) if found is None else found)
-            detected.append(found is not None)
-            indices.append(total)
-            aspect = frame.shape[1] / frame.shape[0]
-    if not indices:
+            if frame is not None:
+                track.add(total, estimator.track(frame), frame)
+    if not track.indices:
         raise VideoError(f"{path}: no decodable frame")
-    return PoseSequence(np.stack(landmarks), np.array(detected), np.array(indices, np.int64), total + 1, aspect)
+    return track.sequence(total + 1)
 
 
 def video_stream(

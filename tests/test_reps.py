@@ -17,7 +17,9 @@ from preprocessing.features import sequence_features
 from preprocessing.pose import PoseEstimator, PoseSettings
 from preprocessing.video import VideoError, sample_indices
 from serving.reps import Rep, rep_sequence, segment
-from serving.session import live_session, score_session, summary
+from serving.live import live_session
+from serving.results import RepResult, SetSummary, to_json
+from serving.sets import score_session
 from serving.stream import video_stream
 
 SHARED = REPO.parent / "shared"
@@ -128,16 +130,15 @@ def write_astronaut_set(path: Path, bumps: int, fps: int = 30) -> list[tuple[int
 def test_live_on_a_file_gives_the_offline_reps(tmp_path: Path) -> None:
     video = tmp_path / "astronaut_set.avi"
     truth = write_astronaut_set(video, bumps=3)
-    offline, _, _ = score_session(video, "pushup", constant_score, PoseSettings(), tmp_path / "cache", stride=2)
+    offline = score_session(video, "pushup", constant_score, PoseSettings(), tmp_path / "cache", stride=2).result
     live = live_session(str(video), "pushup", constant_score, PoseSettings(), stride=2)
-    found = [(r["start_frame"], r["end_frame"]) for r in offline["reps"]]
+    found = [(rep.start_frame, rep.end_frame) for rep in offline.reps]
     assert edges(found) == pytest.approx(edges(truth), abs=TOLERANCE)
-    assert live["reps"] == offline["reps"]  # same frames, same scores
-    assert live["summary"] == offline["summary"] and offline["summary"]["count"] == 3
-    assert (
-        live["frames_read"] == offline["frames_read"]
-        and 0 < live["frames_per_second"] <= live["video_frames_per_second"]
-    )
+    assert live.reps == offline.reps  # same frames, same scores
+    assert live.summary == offline.summary and offline.summary.count == 3
+    assert live.frames_read == offline.frames_read and live.frames_per_second is not None
+    assert live.video_frames_per_second is not None and 0 < live.frames_per_second <= live.video_frames_per_second
+    assert "frames_per_second" not in to_json(offline) and to_json(live)["frames_per_second"] > 0
 
 
 def test_a_video_with_no_person_is_an_error(tmp_path: Path) -> None:
@@ -151,9 +152,16 @@ def test_a_video_with_no_person_is_an_error(tmp_path: Path) -> None:
 
 
 def test_summary_names_the_worst_rep() -> None:
-    results = [{"index": 1, "score": 80.0}, {"index": 2, "score": 55.5}, {"index": 3, "score": 70.0}]
-    assert summary(results) == {"count": 3, "mean_score": pytest.approx(68.5), "worst_rep": 2, "worst_score": 55.5}
-    assert summary([])["count"] == 0
+    results = [
+        RepResult(index, 0, 5, 10, 0.0, 0.3, 0.2, score, 16, 16) for index, score in ((1, 80.0), (2, 55.5), (3, 70.0))
+    ]
+    assert to_json(SetSummary.of(results)) == {
+        "count": 3,
+        "mean_score": pytest.approx(68.5),
+        "worst_rep": 2,
+        "worst_score": 55.5,
+    }
+    assert to_json(SetSummary.of([])) == {"count": 0, "mean_score": None, "worst_rep": None, "worst_score": None}
 
 
 def test_rep_counts_on_real_pushups(tmp_path: Path) -> None:

@@ -1,0 +1,101 @@
+"""Drawing a scored set: the skeleton, rep counter and scores on each frame, and the signal plot."""
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from preprocessing.constants import VISIBILITY_THRESHOLD
+from preprocessing.files import atomic_output
+from preprocessing.landmarks import BONES
+from preprocessing.video import decoded_frames, opened_video
+from serving.reps import RepSegmenter
+from serving.results import RepResult, SetResult
+from serving.stream import Stream
+
+STEP_IN = "step into the frame"
+JOINTS = sorted({mark for bone in BONES for mark in bone})
+
+
+def draw(frame: np.ndarray, landmarks: np.ndarray | None, lines: list[str]) -> None:
+    """Skeleton (visible bones) and text lines on a BGR frame, in place."""
+    height, width = frame.shape[:2]
+    if landmarks is not None:
+        points = (landmarks[:, :2] * (width, height)).astype(int)
+        visible = landmarks[:, 3] >= VISIBILITY_THRESHOLD
+        for a, b in BONES:
+            if visible[a] and visible[b]:
+                cv2.line(frame, tuple(points[a]), tuple(points[b]), (0, 255, 0), max(2, width // 400))
+        for a in JOINTS:
+            if visible[a]:
+                cv2.circle(frame, tuple(points[a]), max(3, width // 300), (0, 0, 255), -1)
+    scale = max(0.6, width / 1000)
+    for row, text in enumerate(lines):
+        origin = (10, int((row + 1) * 34 * scale))
+        cv2.putText(frame, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), int(4 * scale) + 1)
+        cv2.putText(frame, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), int(2 * scale))
+
+
+def overlay_lines(done: list[RepResult], in_rep: bool, gated: bool) -> list[str]:
+    """Counter, last score and state shown on a frame."""
+    lines = [f"reps: {len(done)}"]
+    if done:
+        lines.append(f"rep {done[-1].index}: {done[-1].score:.0f}/100")
+    if gated:
+        lines.append(STEP_IN)
+    elif in_rep:
+        lines.append("in a repetition")
+    return lines
+
+
+def write_annotated(video: str | Path, out: str | Path, result: SetResult, stream: Stream) -> None:
+    """``out`` (mp4): the video with the skeleton, rep counter and each rep's score, written atomically."""
+    out, video = Path(out), Path(video)
+    sequence, reps = stream.sequence, result.reps
+    with atomic_output(out) as temp, opened_video(video) as capture:
+        writer = None
+        for index, frame in decoded_frames(capture, video, lambda _: True):
+            assert frame is not None  # every frame is wanted
+            if writer is None:
+                size = (frame.shape[1], frame.shape[0])
+                writer = cv2.VideoWriter(str(temp), cv2.VideoWriter.fourcc(*"mp4v"), stream.fps, size)
+            position = max(0, int(np.searchsorted(sequence.frame_indices, index, side="right")) - 1)
+            found = bool(sequence.detected[position])
+            done = [rep for rep in reps if rep.end_frame <= index]
+            in_rep = any(rep.start_frame <= index < rep.end_frame for rep in reps)
+            draw(frame, sequence.landmarks[position] if found else None, overlay_lines(done, in_rep, not found))
+            writer.write(frame)
+        if writer is not None:
+            writer.release()
+
+
+def write_signal_plot(out: str | Path, result: SetResult, segmenter: RepSegmenter, exercise: str) -> None:
+    """PNG of the smoothed segmentation signal, the repetitions (shaded) and their scores."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(out)
+    figure, axes = plt.subplots(figsize=(12, 4))
+    if segmenter.trace:
+        frames, heights, sizes = np.array(segmenter.trace).T
+        axes.plot(frames / result.fps, -heights / np.median(sizes), color="black", lw=1)
+    for rep in result.reps:
+        axes.axvspan(rep.start_time, rep.end_time, color="tab:green", alpha=0.2)
+        axes.text(
+            (rep.start_time + rep.end_time) / 2,
+            1.0,
+            f"{rep.index}: {rep.score:.0f}",
+            ha="center",
+            va="top",
+            transform=axes.get_xaxis_transform(),
+        )
+    axes.set_xlabel("time (s)")
+    axes.set_ylabel(f"{exercise} signal height (body sizes)")
+    axes.set_title(f"{Path(result.video).name}: {len(result.reps)} reps")
+    try:
+        with atomic_output(out) as temp:
+            figure.savefig(temp, dpi=100, bbox_inches="tight")
+    finally:
+        plt.close(figure)

@@ -1,0 +1,80 @@
+"""Sets of repetitions: segment a video's pose stream and score each repetition like a training clip.
+
+The model is passed in as ``score`` (NUM_FRAMES pose samples -> scores 0..100, e.g.
+``Scorer.score_sequences``, which computes the model's own feature set), so this module loads
+nothing itself. Each repetition found by ``serving.reps`` is sampled to NUM_FRAMES frames
+(``rep_sequence``).
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from preprocessing.cache import PoseSequence
+from preprocessing.constants import NUM_FRAMES
+from preprocessing.pose import PoseEstimator, PoseSettings
+from preprocessing.video import VideoError
+from serving.reps import Rep, RepSegmenter, rep_sequence, segment
+from serving.results import RepResult, SetResult, SetSummary
+from serving.stream import Stream, video_stream
+
+ScoreFn = Callable[[list[PoseSequence]], list[float]]  # NUM_FRAMES pose samples -> scores (the model's features)
+
+
+def rep_results(sequence: PoseSequence, reps: list[Rep], fps: float, score: ScoreFn, first: int = 1) -> list[RepResult]:
+    """Per repetition, numbered from ``first``: frames and times, depth, score, frames with a person."""
+    samples = [rep_sequence(sequence, rep) for rep in reps]
+    scores = score(samples) if reps else []
+    return [
+        RepResult(
+            index=number,
+            start_frame=rep.start,
+            bottom_frame=rep.bottom,
+            end_frame=rep.end,
+            start_time=round(rep.start / fps, 3),
+            end_time=round(rep.end / fps, 3),
+            depth=round(rep.depth, 3),
+            score=value,
+            frames_with_person=int(sample.detected.sum()),
+            num_frames=NUM_FRAMES,
+        )
+        for number, (rep, sample, value) in enumerate(zip(reps, samples, scores, strict=True), start=first)
+    ]
+
+
+@dataclass(frozen=True)
+class ScoredSet:
+    """A scored set with what drawing it needs: the pose stream and the segmenter (its signal trace)."""
+
+    result: SetResult
+    stream: Stream
+    segmenter: RepSegmenter
+
+
+def score_session(
+    video: str | Path,
+    exercise: str,
+    score: ScoreFn,
+    settings: PoseSettings,
+    cache_dir: str | Path | None,
+    estimator: PoseEstimator | None = None,
+    stride: int = 1,
+) -> ScoredSet:
+    """Segment a video's pose stream into repetitions and score each; VideoError naming the file
+    when no frame has a person."""
+    stream, _ = video_stream(video, settings, cache_dir, estimator, stride)
+    sequence = stream.sequence
+    if not sequence.detected.any():
+        raise VideoError(f"{video}: no person found in any of the {len(sequence.detected)} frames read")
+    reps, segmenter = segment(sequence, exercise, stream.fps, stride)
+    results = rep_results(sequence, reps, stream.fps, score)
+    result = SetResult(
+        video=str(video),
+        fps=stream.fps,
+        frames=sequence.total_frames,
+        frames_with_person=int(sequence.detected.sum()),
+        frames_read=len(sequence.detected),
+        reps=results,
+        summary=SetSummary.of(results),
+    )
+    return ScoredSet(result, stream, segmenter)
