@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from demo.skeleton import DISTAL, UP, Body, Joints, landmarks_3d, unit
-from preprocessing.constants import LEFT_HIP, NUM_FRAMES, RIGHT_HIP
+from preprocessing.constants import NUM_FRAMES
+from preprocessing.landmarks import HIP
 
 # The spread of camera set-ups is kept moderate so that a small model learns the faults rather than
 # the set-up.
@@ -94,7 +95,7 @@ def project(points: np.ndarray, camera: Camera) -> tuple[np.ndarray, np.ndarray]
     size = span * focal
     centre = np.clip(camera.centre, size / 2 - 0.03, 1.0 - size / 2 + 0.03)
     xy = (plane - (low + high) / 2) * scale + centre
-    hip_depth = local[:, [LEFT_HIP, RIGHT_HIP], 2].mean(axis=1, keepdims=True)
+    hip_depth = local[:, list(HIP), 2].mean(axis=1, keepdims=True)
     z = (local[..., 2] - hip_depth) * scale[0] / hip_depth
     return xy, z
 

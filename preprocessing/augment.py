@@ -14,45 +14,7 @@ import numpy as np
 
 from preprocessing.cache import PoseSequence
 from preprocessing.constants import NUM_FRAMES
-
-# BlazePose landmark order with left and right exchanged (nose stays; eyes, ears, mouth, limbs swap).
-MIRROR_PERMUTATION = np.array(
-    [
-        0,
-        4,
-        5,
-        6,
-        1,
-        2,
-        3,
-        8,
-        7,
-        10,
-        9,
-        12,
-        11,
-        14,
-        13,
-        16,
-        15,
-        18,
-        17,
-        20,
-        19,
-        22,
-        21,
-        24,
-        23,
-        26,
-        25,
-        28,
-        27,
-        30,
-        29,
-        32,
-        31,
-    ]
-)
+from preprocessing.landmarks import MIRROR_PERMUTATION
 
 
 def _with(sequence: PoseSequence, landmarks: np.ndarray, **changes: Any) -> PoseSequence:

@@ -9,10 +9,6 @@ SCORE_SCALE = 100.0
 VISIBILITY_THRESHOLD = 0.25
 MIN_VISIBLE_LANDMARKS = 2
 
-# BlazePose landmark indices used by the normalisation.
-LEFT_SHOULDER, RIGHT_SHOULDER = 11, 12
-LEFT_HIP, RIGHT_HIP = 23, 24
-
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 POSE_FILE_SUFFIX = ".pose.npz"  # pre-extracted pose sequences (demo data), read like cache entries
 

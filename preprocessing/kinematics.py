@@ -23,12 +23,10 @@ Frames without a valid pose are filled by linear interpolation in time, as in ``
 import numpy as np
 
 from preprocessing.constants import NUM_FRAMES
+from preprocessing.landmarks import ANKLE, ELBOW, FOOT, HIP, KNEE, SHOULDER, WRIST, Landmark
 from preprocessing.normalize import interpolate_invalid, valid_frames
 
-# BlazePose indices, (left, right).
-SHOULDER, ELBOW, WRIST = (11, 12), (13, 14), (15, 16)
-HIP, KNEE, ANKLE, FOOT = (23, 24), (25, 26), (27, 28), (31, 32)
-NOSE = 0
+NOSE = Landmark.NOSE
 ANGLES = {  # name -> (a, b, c): the angle at b
     "elbow": (SHOULDER, ELBOW, WRIST),
     "shoulder": (ELBOW, SHOULDER, HIP),

@@ -26,14 +26,11 @@ Convention ("original"; BlazePose indices: 11/12 = left/right shoulder, 23/24 = 
 
 import numpy as np
 
-from preprocessing.constants import (
-    LEFT_HIP,
-    LEFT_SHOULDER,
-    MIN_VISIBLE_LANDMARKS,
-    RIGHT_HIP,
-    RIGHT_SHOULDER,
-    VISIBILITY_THRESHOLD,
-)
+from preprocessing.constants import MIN_VISIBLE_LANDMARKS, VISIBILITY_THRESHOLD
+from preprocessing.landmarks import Landmark
+
+LEFT_SHOULDER, RIGHT_SHOULDER = Landmark.LEFT_SHOULDER, Landmark.RIGHT_SHOULDER
+LEFT_HIP, RIGHT_HIP = Landmark.LEFT_HIP, Landmark.RIGHT_HIP
 
 NORMALIZATION = "original"  # name of the convention above (recorded in artifact metadata)
 FEATURE_LAYOUT = "33 landmarks x (x, y, z, visibility) landmark-major, then validity flag"

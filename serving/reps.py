@@ -35,14 +35,8 @@ import numpy as np
 from scipy.signal import savgol_coeffs
 
 from preprocessing.cache import PoseSequence
-from preprocessing.constants import (
-    LEFT_HIP,
-    LEFT_SHOULDER,
-    NUM_FRAMES,
-    RIGHT_HIP,
-    RIGHT_SHOULDER,
-    VISIBILITY_THRESHOLD,
-)
+from preprocessing.constants import NUM_FRAMES, VISIBILITY_THRESHOLD
+from preprocessing.landmarks import HIP, KNEE, SHOULDER
 
 SMOOTH_SECONDS = 0.2
 MAX_GAP_SECONDS = 0.5
@@ -52,7 +46,6 @@ STALL_SECONDS = 3.0  # a descent that neither deepens into a repetition nor retu
 EDGE_FRACTION = 0.05
 RETURN_FRACTION = 0.25
 SETTLE_TOLERANCE = 0.01  # body sizes: a new high must beat the last by this much to delay the end
-LEFT_KNEE, RIGHT_KNEE = 25, 26  # BlazePose
 
 
 @dataclass(frozen=True)
@@ -69,9 +62,9 @@ class ExerciseSignal:
 
 
 SIGNALS = {
-    "squat": ExerciseSignal((LEFT_HIP, RIGHT_HIP), min_depth=0.12),
-    "lunge": ExerciseSignal((LEFT_HIP, RIGHT_HIP, LEFT_KNEE, RIGHT_KNEE), min_depth=0.12),
-    "pushup": ExerciseSignal((LEFT_SHOULDER, RIGHT_SHOULDER), min_depth=0.12),
+    "squat": ExerciseSignal(HIP, min_depth=0.12),
+    "lunge": ExerciseSignal((*HIP, *KNEE), min_depth=0.12),
+    "pushup": ExerciseSignal(SHOULDER, min_depth=0.12),
 }
 
 
@@ -99,11 +92,11 @@ def frame_signal(
     points = list(signal_of(exercise).points)
     landmarks = np.asarray(landmarks, dtype=np.float64)
     visible = landmarks[:, :, 3] >= VISIBILITY_THRESHOLD
-    torso = [LEFT_SHOULDER, RIGHT_SHOULDER, LEFT_HIP, RIGHT_HIP]
+    torso = [*SHOULDER, *HIP]
     ok = np.asarray(detected, bool) & visible[:, points].any(axis=1) & visible[:, torso].any(axis=1)
     xy = landmarks[:, :, :2] * np.array([aspect if aspect > 0 else 1.0, 1.0])
-    shoulders = xy[:, [LEFT_SHOULDER, RIGHT_SHOULDER]]
-    hips = xy[:, [LEFT_HIP, RIGHT_HIP]]
+    shoulders = xy[:, list(SHOULDER)]
+    hips = xy[:, list(HIP)]
     torso_length = np.linalg.norm(shoulders.mean(axis=1) - hips.mean(axis=1), axis=1)
     shoulder_width = np.linalg.norm(shoulders[:, 0] - shoulders[:, 1], axis=1)
     height = landmarks[:, points, 1].mean(axis=1)

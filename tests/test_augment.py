@@ -21,6 +21,7 @@ from preprocessing.cache import PoseSequence
 from preprocessing.constants import NUM_FRAMES
 from preprocessing.features import sequence_features
 from preprocessing.kinematics import KINEMATIC_DIMS, KINEMATIC_NAMES
+from preprocessing.landmarks import ELBOW, SHOULDER, WRIST
 from preprocessing.normalize import valid_frames
 
 LEFT_WRIST, RIGHT_WRIST = 15, 16
@@ -125,9 +126,9 @@ def test_kinematic_angles_are_true_angles_in_stretched_frames():
     landmarks[0, :, 3] = 1.0
     aspect = 16 / 9
     for side in (0, 1):
-        landmarks[0, 11 + side, :2] = (0.5, 0.2)  # shoulder
-        landmarks[0, 13 + side, :2] = (0.5, 0.5)  # elbow, 0.3 below
-        landmarks[0, 15 + side, :2] = (0.5 + 0.3 / aspect, 0.8)  # wrist, 0.3 right and 0.3 down (height units)
+        landmarks[0, SHOULDER[side], :2] = (0.5, 0.2)  # shoulder
+        landmarks[0, ELBOW[side], :2] = (0.5, 0.5)  # elbow, 0.3 below
+        landmarks[0, WRIST[side], :2] = (0.5 + 0.3 / aspect, 0.8)  # wrist, 0.3 right and 0.3 down (height units)
     sequence = PoseSequence(landmarks, np.ones(1, bool), np.zeros(1, np.int64), 1, aspect)
     elbow = KINEMATIC_NAMES.index("elbow_angle")
     assert sequence_features(sequence, "kinematic")[0, elbow] == pytest.approx(0.75, abs=1e-4)

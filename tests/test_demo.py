@@ -14,16 +14,9 @@ from demo.exercises import EXERCISE_MODELS, Subject, pushup_joints, sample_subje
 from demo.skeleton import FORWARD, landmarks_3d, two_link, unit
 from demo.timeline import Timeline
 from preprocessing.cache import load_pose
-from preprocessing.constants import (
-    LEFT_HIP,
-    LEFT_SHOULDER,
-    NUM_FRAMES,
-    NUM_LANDMARKS,
-    POSE_FILE_SUFFIX,
-    RIGHT_HIP,
-    RIGHT_SHOULDER,
-)
+from preprocessing.constants import NUM_FRAMES, NUM_LANDMARKS, POSE_FILE_SUFFIX
 from preprocessing.dataset import EXERCISES
+from preprocessing.landmarks import HIP, Landmark
 from preprocessing.normalize import normalize_sequence
 
 
@@ -106,7 +99,7 @@ def test_pose_files_look_like_blazepose_output(small: tuple[Path, dict[str, Path
     assert np.mean((xy >= 0) & (xy <= 1)) > 0.98
     assert confidence.min() >= 0 and confidence.max() <= 1
     assert 0.05 < np.mean(confidence < 0.5) < 0.4, "some (far-side, occluded) points are poorly visible"
-    hip_z = z[:, [LEFT_HIP, RIGHT_HIP]].mean(axis=1)
+    hip_z = z[:, list(HIP)].mean(axis=1)
     assert np.abs(hip_z).mean() < 0.05 < np.abs(z).max(), "z is relative to the hip centre"
     assert 0.005 < missed / frames < 0.15, "some missed detections, not too many"
 
@@ -216,10 +209,12 @@ def test_front_view_projects_like_blazepose() -> None:
     points, normals = landmarks_3d(joints, person.body)
     camera = Camera(yaw=0.0, pitch=0.0, roll=0.0, distance=3.5, fill=0.7, centre=(0.5, 0.5), aspect=16 / 9)
     xy, z = project(points, camera)
-    assert np.all(xy[:, LEFT_SHOULDER, 0] > xy[:, RIGHT_SHOULDER, 0]), "subject's left is on the image right"
-    assert np.all(xy[:, 0, 1] < xy[:, 27, 1]), "y grows downwards: nose above ankles"
+    assert np.all(xy[:, Landmark.LEFT_SHOULDER, 0] > xy[:, Landmark.RIGHT_SHOULDER, 0]), (
+        "subject's left is on the image right"
+    )
+    assert np.all(xy[:, Landmark.NOSE, 1] < xy[:, Landmark.LEFT_ANKLE, 1]), "y grows downwards: nose above ankles"
     np.testing.assert_allclose(xy[..., 1].max() - xy[..., 1].min(), 0.7, atol=1e-6)  # framed to fill
-    np.testing.assert_allclose(z[:, [LEFT_HIP, RIGHT_HIP]].mean(axis=1), 0.0, atol=1e-3)
+    np.testing.assert_allclose(z[:, list(HIP)].mean(axis=1), 0.0, atol=1e-3)
     assert np.all(z[:, 0] < 0), "the nose is closer to the camera than the hips"
     side = Camera(yaw=70.0, pitch=0.0, roll=0.0, distance=3.5, fill=0.7, centre=(0.5, 0.5), aspect=16 / 9)
     visible = visibility(points, normals, side, project(points, side)[0], np.random.default_rng(0))

@@ -101,3 +101,18 @@ def test_no_import_cycle() -> None:
         if node not in state:
             visit(node, [node])
     assert not cycles, cycles
+
+
+def test_the_landmark_table_is_blazepose_order_and_its_mirror_swaps_every_pair() -> None:
+    import mediapipe as mp
+    import numpy as np
+
+    from preprocessing.landmarks import MIRROR_PERMUTATION, PAIRS, Landmark
+
+    assert [(mark.name, mark.value) for mark in Landmark] == [
+        (mark.name, mark.value) for mark in mp.solutions.pose.PoseLandmark
+    ]
+    assert len(PAIRS) == 16 and all(left.name.replace("LEFT", "RIGHT") == right.name for left, right in PAIRS)
+    assert MIRROR_PERMUTATION[Landmark.NOSE] == Landmark.NOSE
+    assert MIRROR_PERMUTATION[Landmark.LEFT_KNEE] == Landmark.RIGHT_KNEE
+    assert np.array_equal(MIRROR_PERMUTATION[MIRROR_PERMUTATION], np.arange(len(Landmark)))

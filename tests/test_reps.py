@@ -16,8 +16,8 @@ from preprocessing.cache import PoseSequence
 from preprocessing.features import sequence_features
 from preprocessing.pose import PoseEstimator, PoseSettings
 from preprocessing.video import VideoError, sample_indices
-from serving.reps import Rep, rep_sequence, segment
 from serving.live import live_session
+from serving.reps import Rep, rep_sequence, segment
 from serving.results import RepResult, SetSummary, to_json
 from serving.sets import score_session
 from serving.stream import video_stream
