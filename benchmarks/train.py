@@ -23,12 +23,12 @@ from datamodules.exercise import ExerciseDataModule
 from demo.dataset import generate_demo_data
 from lightning_module.regressor import ScoreRegressor
 from lightning_module.trainer import quiet_trainer
-from preprocessing.dataset import EXERCISES
+from preprocessing.registry import EXERCISES
 
 
 def train_sequences(data_dir: Path, exercise: str) -> ExerciseDataModule:
     """The exercise's train split (demo data is generated into a temp dir when ``data_dir`` lacks it)."""
-    if not (data_dir / EXERCISES[exercise][2]).is_file():
+    if not (data_dir / EXERCISES[exercise].scores_csv).is_file():
         data_dir = Path(tempfile.mkdtemp(prefix="formscore_bench_")) / "data"
         generate_demo_data(data_dir, exercises=(exercise,))
     module = ExerciseDataModule(exercise=exercise, data_dir=str(data_dir))

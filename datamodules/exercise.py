@@ -28,7 +28,6 @@ from preprocessing.augment import AugmentationConfig, augment
 from preprocessing.cache import CorruptEntryError, PoseSequence
 from preprocessing.constants import DEFAULT_CACHE_DIR, POSE_FILE_SUFFIX, SCORE_SCALE, VIDEO_EXTENSIONS
 from preprocessing.dataset import (
-    EXERCISES,
     DataValidationError,
     Policy,
     check_detections,
@@ -46,6 +45,7 @@ from preprocessing.features import (
 )
 from preprocessing.files import files_in, is_input_name, is_pose_file
 from preprocessing.pose import PoseSettings
+from preprocessing.registry import EXERCISES
 from preprocessing.video import VideoError
 
 
@@ -270,7 +270,7 @@ class ExerciseDataModule(LightningDataModule):
     def csv_path(self) -> Path:
         if self.hparams["csv"]:
             return Path(self.hparams["csv"])
-        return Path(self.hparams["data_dir"]) / EXERCISES[self.hparams["exercise"]][2]
+        return Path(self.hparams["data_dir"]) / EXERCISES[self.hparams["exercise"]].scores_csv
 
     def scores(self) -> pd.DataFrame:
         """The validated rows of the scores CSV (see ``load_scores``), validated once per process (so

@@ -26,9 +26,9 @@ from demo.timeline import sample_timeline
 from preprocessing.cache import PoseSequence, save_pose
 from preprocessing.command import run_function
 from preprocessing.constants import POSE_FILE_SUFFIX
-from preprocessing.dataset import EXERCISES
-from preprocessing.dataset import Exercise as ExerciseName
 from preprocessing.files import atomic_output
+from preprocessing.registry import EXERCISES
+from preprocessing.registry import Exercise as ExerciseName
 
 # Default size: 48 + 12 subjects x 12 repetitions = 576 train / 144 test repetitions per exercise.
 # (Measured: a BiLSTM's error relative to predicting the mean keeps falling well past 360 training
@@ -91,7 +91,8 @@ def generate_exercise(
 ) -> Path:
     """Write one exercise's train/test pose files and its scores CSV; return the CSV path."""
     model = EXERCISE_MODELS[exercise]
-    train_folder, test_folder, csv_name = EXERCISES[exercise]
+    spec = EXERCISES[exercise]
+    train_folder, test_folder, csv_name = spec.train_folder, spec.test_folder, spec.scores_csv
     rows: list[dict[str, str]] = []
     for number in range(1, train_subjects + test_subjects + 1):
         subject = sample_subject(f"s{number:02d}", model, subject_rng(seed, exercise, number))

@@ -27,9 +27,9 @@ from lightning_module.checkpoints import CheckpointError, read_checkpoint
 from lightning_module.regressor import ScoreRegressor
 from preprocessing.command import run_function
 from preprocessing.constants import SCORE_SCALE
-from preprocessing.dataset import EXERCISES, Exercise
 from preprocessing.errors import ArtifactFailure
 from preprocessing.features import preprocessing_signature
+from preprocessing.registry import EXERCISES, Exercise
 from serving.artifact import SAVEDMODEL_SUFFIX, TFLITE_SUFFIXES, artifact_digest, metadata_path
 from serving.runtime import load_predictor
 

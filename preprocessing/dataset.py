@@ -20,18 +20,12 @@ from preprocessing.cache import CorruptEntryError, load_pose
 from preprocessing.constants import SCORE_SCALE
 from preprocessing.errors import DataError
 from preprocessing.files import is_input_name, is_pose_file
+from preprocessing.registry import EXERCISES
 from preprocessing.video import VideoError, opened_video
 
 Policy = Literal["fail", "skip"]
-Exercise = Literal["squat", "pushup", "lunge"]  # the keys of EXERCISES, as a type (command-line choices)
 logger = logging.getLogger(__name__)
 
-# exercise -> (train folder, test folder, scores CSV), all under the data dir (original layout).
-EXERCISES: dict[str, tuple[str, str, str]] = {
-    "squat": ("squats_train", "squats_test", "squat_scores.csv"),
-    "pushup": ("PushUps_train", "PushUps_test", "pushup_scores.csv"),
-    "lunge": ("lunges_train", "lunges_test", "lunge_scores.csv"),
-}
 REQUIRED_COLUMNS = ("video",)
 TARGET_COLUMNS = ("score", "label")  # at least one; a score wins over a label
 GROUP_COLUMNS = ("subject", "group")  # the first present groups rows (no group on both sides of a split)
@@ -48,7 +42,7 @@ class DataValidationError(DataError, ValueError):
 
 def layout_exercise(csv_path: str | Path) -> str | None:
     """The exercise whose data-layout scores CSV has this file name (``squat_scores.csv`` -> ``squat``), or None."""
-    return next((exercise for exercise, (_, _, name) in EXERCISES.items() if Path(csv_path).name == name), None)
+    return next((spec.name for spec in EXERCISES.values() if Path(csv_path).name == spec.scores_csv), None)
 
 
 def exercise_of(csv_path: str | Path) -> str:
@@ -56,7 +50,7 @@ def exercise_of(csv_path: str | Path) -> str:
     exercise = layout_exercise(csv_path)
     if exercise is not None:
         return exercise
-    names = ", ".join(csv_name for _, _, csv_name in EXERCISES.values())
+    names = ", ".join(spec.scores_csv for spec in EXERCISES.values())
     raise DataValidationError(f"{csv_path}: unknown scores CSV name (expected one of {names}, or pass exercise=)")
 
 
@@ -243,7 +237,7 @@ def load_scores(
     problem; ``"skip"`` drops bad rows with a logging.warning per row.
     """
     csv_path = Path(csv_path)
-    folders = EXERCISES[exercise or exercise_of(csv_path)][:2] if split_by_folder else None
+    folders = EXERCISES[exercise or exercise_of(csv_path)].folders if split_by_folder else None
     frame = read_csv(csv_path)
     videos = [resolve_video(text, data_dir) for text in frame["video"]]
     scores, target_problems = targets(frame, {k.lower(): v for k, v in (label_scores or DEFAULT_LABEL_SCORES).items()})

@@ -24,9 +24,9 @@ from pathlib import Path
 
 from preprocessing.command import run_function
 from preprocessing.constants import DEFAULT_CACHE_DIR, DEFAULT_DATA_DIR, DEFAULT_MODEL_DIR
-from preprocessing.dataset import EXERCISES, Exercise
 from preprocessing.errors import EXIT_USAGE
 from preprocessing.files import files_in, find_inputs
+from preprocessing.registry import EXERCISES, Exercise
 from preprocessing.video import VideoError
 from serving.artifact import ArtifactError
 from serving.live import live_session
@@ -162,7 +162,7 @@ def score_test_sets(options: ScoreOptions) -> int:
     a message. 0 when every video was scored, 1 otherwise."""
     status = 0
     for exercise in [options.exercise] if options.exercise else list(EXERCISES):
-        folder = options.data_dir / EXERCISES[exercise][1]
+        folder = options.data_dir / EXERCISES[exercise].test_folder
         model = options.model_dir / f"{exercise}_scorer.onnx"
         if not folder.is_dir():
             print(f"== {exercise}: skipped, no test folder {folder}", flush=True)

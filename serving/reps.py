@@ -36,7 +36,8 @@ from scipy.signal import savgol_coeffs
 
 from preprocessing.cache import PoseSequence
 from preprocessing.constants import NUM_FRAMES, VISIBILITY_THRESHOLD
-from preprocessing.landmarks import HIP, KNEE, SHOULDER
+from preprocessing.landmarks import HIP, SHOULDER
+from preprocessing.registry import EXERCISES, RepSignal
 
 SMOOTH_SECONDS = 0.2
 MAX_GAP_SECONDS = 0.5
@@ -49,26 +50,6 @@ SETTLE_TOLERANCE = 0.01  # body sizes: a new high must beat the last by this muc
 
 
 @dataclass(frozen=True)
-class ExerciseSignal:
-    """Which landmarks move, and how deep (body sizes) a repetition must go."""
-
-    points: tuple[int, ...]  # landmarks whose mean image height is the signal
-    min_depth: float
-
-    @property
-    def enter(self) -> float:
-        """Hysteresis: body sizes below the top that start a descent (and end a settle)."""
-        return self.min_depth / 2
-
-
-SIGNALS = {
-    "squat": ExerciseSignal(HIP, min_depth=0.12),
-    "lunge": ExerciseSignal((*HIP, *KNEE), min_depth=0.12),
-    "pushup": ExerciseSignal(SHOULDER, min_depth=0.12),
-}
-
-
-@dataclass(frozen=True)
 class Rep:
     """One complete repetition: video frame numbers and its depth in body sizes."""
 
@@ -78,10 +59,10 @@ class Rep:
     depth: float
 
 
-def signal_of(exercise: str) -> ExerciseSignal:
-    if exercise not in SIGNALS:
-        raise ValueError(f"unknown exercise {exercise!r}; choose from {sorted(SIGNALS)}")
-    return SIGNALS[exercise]
+def signal_of(exercise: str) -> RepSignal:
+    if exercise not in EXERCISES:
+        raise ValueError(f"unknown exercise {exercise!r}; choose from {sorted(EXERCISES)}")
+    return EXERCISES[exercise].signal
 
 
 def frame_signal(

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from preprocessing.cache import CorruptEntryError, PoseSequence, cache_key, load_pose, save_pose
-from preprocessing.dataset import EXERCISES, Exercise
 from preprocessing.files import atomic_output
+from preprocessing.registry import EXERCISES, Exercise
 
 REPO = Path(__file__).resolve().parents[1]
 

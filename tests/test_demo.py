@@ -15,9 +15,9 @@ from demo.skeleton import FORWARD, landmarks_3d, two_link, unit
 from demo.timeline import Timeline
 from preprocessing.cache import load_pose
 from preprocessing.constants import NUM_FRAMES, NUM_LANDMARKS, POSE_FILE_SUFFIX
-from preprocessing.dataset import EXERCISES
 from preprocessing.landmarks import HIP, Landmark
 from preprocessing.normalize import normalize_sequence
+from preprocessing.registry import EXERCISES
 
 
 class Sizes(TypedDict):
@@ -52,7 +52,8 @@ def learn(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Pat
 def test_layout_and_manifest(small: tuple[Path, dict[str, Path]]) -> None:
     data_dir, written = small
     assert list(written) == ["squat", "pushup", "lunge"]
-    for exercise, (train_folder, test_folder, csv_name) in EXERCISES.items():
+    for exercise, spec in EXERCISES.items():
+        train_folder, test_folder, csv_name = spec.train_folder, spec.test_folder, spec.scores_csv
         assert written[exercise] == data_dir / csv_name
         rows = read_rows(data_dir / csv_name)
         faults = list(EXERCISE_MODELS[exercise].faults)
@@ -73,8 +74,8 @@ def test_subjects_disjoint_between_train_and_test(small: tuple[Path, dict[str, P
     data_dir, written = small
     for exercise, csv_path in written.items():
         rows = read_rows(csv_path)
-        train = {row["subject"] for row in rows if row["video"].startswith(EXERCISES[exercise][0])}
-        test = {row["subject"] for row in rows if row["video"].startswith(EXERCISES[exercise][1])}
+        train = {row["subject"] for row in rows if row["video"].startswith(EXERCISES[exercise].train_folder)}
+        test = {row["subject"] for row in rows if row["video"].startswith(EXERCISES[exercise].test_folder)}
         assert len(train) == SMALL["train_subjects"] and len(test) == SMALL["test_subjects"]
         assert not train & test
 
@@ -283,7 +284,7 @@ def test_scores_are_learnable_from_normalised_poses(learn: tuple[Path, dict[str,
         sequence = load_pose(data_dir / row["video"])
         features.append(hand_features(normalize_sequence(sequence.landmarks, sequence.detected)))
     x, y = np.array(features), np.array([float(row["score"]) for row in rows])
-    train = np.array([row["video"].startswith(EXERCISES[exercise][0]) for row in rows])
+    train = np.array([row["video"].startswith(EXERCISES[exercise].train_folder) for row in rows])
     baseline = float(np.abs(y[~train] - y[train].mean()).mean())
     model = ridge_mae(x[train], y[train], x[~train], y[~train])
     shuffled = ridge_mae(x[train], np.random.default_rng(0).permutation(y[train]), x[~train], y[~train])

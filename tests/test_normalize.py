@@ -1,17 +1,24 @@
 """Normalisation: hand-computed cases for every step and fallback, and invariance properties."""
 
+from collections.abc import Mapping
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from preprocessing.constants import FEATURE_DIMS, LEFT_HIP, LEFT_SHOULDER, NUM_LANDMARKS, RIGHT_HIP, RIGHT_SHOULDER
+from preprocessing.constants import FEATURE_DIMS, NUM_LANDMARKS
+from preprocessing.landmarks import Landmark
 from preprocessing.normalize import body_scale, normalize_frame, normalize_sequence, valid_frames
 
-NOSE, LEFT_WRIST, RIGHT_WRIST = 0, 15, 16
+NOSE, LEFT_WRIST, RIGHT_WRIST = Landmark.NOSE, Landmark.LEFT_WRIST, Landmark.RIGHT_WRIST
+LEFT_SHOULDER, RIGHT_SHOULDER = Landmark.LEFT_SHOULDER, Landmark.RIGHT_SHOULDER
+LEFT_HIP, RIGHT_HIP = Landmark.LEFT_HIP, Landmark.RIGHT_HIP
 
 
-def make_frame(points: dict[int, tuple[float, float, float]], hidden: dict[int, tuple] | None = None) -> np.ndarray:
+def make_frame(
+    points: Mapping[int, tuple[float, float, float]], hidden: Mapping[int, tuple] | None = None
+) -> np.ndarray:
     """(33, 4) frame: ``points`` visible (visibility 0.9), ``hidden`` and all others invisible (0.1)."""
     frame = np.zeros((NUM_LANDMARKS, 4))
     frame[:, :3] = (0.5, 0.5, 0.0)
