@@ -17,7 +17,7 @@ LEFT_HIP, RIGHT_HIP = Landmark.LEFT_HIP, Landmark.RIGHT_HIP
 
 
 def make_frame(
-    points: Mapping[int, tuple[float, float, float]], hidden: Mapping[int, tuple] | None = None
+    points: Mapping[Landmark, tuple[float, float, float]], hidden: Mapping[Landmark, tuple] | None = None
 ) -> np.ndarray:
     """(33, 4) frame: ``points`` visible (visibility 0.9), ``hidden`` and all others invisible (0.1)."""
     frame = np.zeros((NUM_LANDMARKS, 4))
