@@ -10,7 +10,8 @@ then ``os.replace``d over the entry), so readers never see a partial file and co
 """
 
 import hashlib
-import os
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import numpy as np
 
 from preprocessing.constants import LANDMARK_DIMS, NUM_LANDMARKS
 from preprocessing.errors import InputError
-from preprocessing.files import atomic_output
+from preprocessing.files import atomic_output, file_sha1
 
 FORMAT_VERSION = 2  # bump when the entry format or its meaning changes: old entries are then missed
 ENTRY_LAYOUT = {  # array name -> (shape with None for the sequence length T, dtype)
@@ -28,9 +29,9 @@ ENTRY_LAYOUT = {  # array name -> (shape with None for the sequence length T, dt
     "total_frames": ((), np.int64),
     "aspect": ((), np.float32),
 }
+logger = logging.getLogger(__name__)
 OPTIONAL_ARRAYS = {"aspect"}  # absent in format-1 pose files (older demo data): read as 0 (unknown)
 UNKNOWN_ASPECT = 0.0
-_content_digests: dict[tuple[str, int, int], str] = {}
 
 
 class CorruptEntryError(InputError, ValueError):
@@ -56,17 +57,6 @@ class PoseSequence:
     aspect: float = UNKNOWN_ASPECT
 
 
-def content_digest(path: str | Path) -> str:
-    """sha1 of the file's bytes, remembered per (absolute path, size, mtime) within a process."""
-    absolute = os.path.abspath(path)
-    stat = os.stat(absolute)
-    identity = (absolute, stat.st_size, stat.st_mtime_ns)
-    if identity not in _content_digests:
-        with open(absolute, "rb") as handle:
-            _content_digests[identity] = hashlib.file_digest(handle, "sha1").hexdigest()
-    return _content_digests[identity]
-
-
 def cache_key(video_path: str | Path, settings_token: str, kind: str = "") -> str:
     """File name of the entry: sha1 of the video's bytes + sha1 of (settings, kind, FORMAT_VERSION).
 
@@ -75,7 +65,7 @@ def cache_key(video_path: str | Path, settings_token: str, kind: str = "") -> st
     track, ``"track-2"``). Raises FileNotFoundError when the video does not exist.
     """
     settings_hash = hashlib.sha1(f"{settings_token}|{kind}|{FORMAT_VERSION}".encode()).hexdigest()[:16]
-    return f"{content_digest(video_path)}_{settings_hash}.npz"
+    return f"{file_sha1(video_path)}_{settings_hash}.npz"
 
 
 def _arrays(sequence: PoseSequence) -> dict[str, np.ndarray]:
@@ -163,3 +153,17 @@ def load_pose(path: str | Path) -> PoseSequence:
         total_frames=int(arrays["total_frames"]),
         aspect=float(arrays.get("aspect", UNKNOWN_ASPECT)),
     )
+
+
+def read_through(entry: str | Path, build: Callable[[], PoseSequence], what: str) -> tuple[PoseSequence, bool]:
+    """The sequence stored in ``entry``, else ``build()``'s, stored there; and whether it came from the
+    cache. A corrupt entry is reported (logging.warning naming ``what``) and rebuilt."""
+    try:
+        return load_pose(entry), True
+    except FileNotFoundError:
+        pass
+    except CorruptEntryError as error:
+        logger.warning("corrupt %s, rebuilding it: %s", what, error)
+    sequence = build()
+    save_pose(entry, sequence)
+    return sequence, False

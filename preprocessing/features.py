@@ -1,14 +1,13 @@
 """Video -> cached pose -> (NUM_FRAMES, FEATURE_DIMS) features: the one path used by training and scoring."""
 
 import dataclasses
-import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
-from preprocessing.cache import CorruptEntryError, PoseSequence, cache_key, load_pose, save_pose
+from preprocessing.cache import PoseSequence, cache_key, load_pose, read_through
 from preprocessing.constants import (
     DEFAULT_CACHE_DIR,
     FEATURE_DIMS,
@@ -22,8 +21,6 @@ from preprocessing.kinematics import KINEMATIC_DIMS, KINEMATIC_NAMES, kinematic_
 from preprocessing.normalize import FEATURE_LAYOUT, NORMALIZATION, normalize_sequence
 from preprocessing.pose import PoseEstimator, PoseSettings
 from preprocessing.video import VideoError, read_sampled_frames
-
-logger = logging.getLogger(__name__)
 
 
 def extract_pose(
@@ -97,15 +94,7 @@ def cached_pose(
     if estimator is not None and estimator.settings != settings:
         raise ValueError(f"estimator built with {estimator.settings}, but the cache is keyed by {settings}")
     entry = cache_entry(path, settings, cache_dir, num)
-    try:
-        return load_pose(entry), True
-    except FileNotFoundError:
-        pass
-    except CorruptEntryError as error:
-        logger.warning("corrupt keypoint cache entry for %s, rebuilding it: %s", path, error)
-    sequence = extract_pose(path, settings, estimator, num)
-    save_pose(entry, sequence)
-    return sequence, False
+    return read_through(entry, lambda: extract_pose(path, settings, estimator, num), f"keypoint cache entry for {path}")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -2,6 +2,7 @@
 writes, checks on folders a command must write into (made before any work is done), and a way to
 keep native libraries' start-up chatter off the terminal."""
 
+import hashlib
 import os
 import sys
 import tempfile
@@ -13,6 +14,9 @@ from preprocessing.constants import POSE_FILE_SUFFIX, VIDEO_EXTENSIONS
 from preprocessing.errors import DEBUG_ENV, FileSystemError
 
 OUTPUT_MODE = 0o644  # outputs are shared like normal files (mkstemp would leave them private)
+
+
+_file_digests: dict[tuple[str, int, int], str] = {}
 
 
 class NotWritableError(FileSystemError):
@@ -104,3 +108,14 @@ def native_stderr_silenced() -> Iterator[None]:
         sys.stderr.flush()
         os.dup2(saved, 2)
         os.close(saved)
+
+
+def file_sha1(path: str | Path) -> str:
+    """sha1 of a file's bytes, remembered per (absolute path, size, mtime) within a process."""
+    absolute = os.path.abspath(path)
+    stat = os.stat(absolute)
+    identity = (absolute, stat.st_size, stat.st_mtime_ns)
+    if identity not in _file_digests:
+        with open(absolute, "rb") as handle:
+            _file_digests[identity] = hashlib.file_digest(handle, "sha1").hexdigest()
+    return _file_digests[identity]

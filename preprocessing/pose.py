@@ -39,7 +39,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from preprocessing.constants import LANDMARK_DIMS, NUM_LANDMARKS
-from preprocessing.files import native_stderr_silenced
+from preprocessing.files import file_sha1, native_stderr_silenced
 
 RUNNING_MODES = ("video", "image")
 BUNDLED_MODELS = ("modules/pose_detection/pose_detection.tflite", "modules/pose_landmark/pose_landmark_full.tflite")
@@ -101,16 +101,8 @@ def model_identity(model_path: str | None) -> str:
     """sha1 (16 hex digits) of the bytes of the model file(s)."""
     digest = hashlib.sha1()
     for path in model_files(model_path):
-        stat = path.stat()
-        digest.update(file_sha1(str(path.resolve()), stat.st_size, stat.st_mtime_ns).encode())
+        digest.update(file_sha1(path).encode())
     return digest.hexdigest()[:16]
-
-
-@lru_cache(maxsize=16)
-def file_sha1(path: str, size: int, mtime_ns: int) -> str:
-    """sha1 of a file's bytes, memoised per (path, size, mtime) so cache keys stay cheap."""
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha1").hexdigest()
 
 
 def import_mediapipe():

@@ -9,7 +9,6 @@ sampled entries (``preprocessing.cache``, entry kind ``stream-<stride>``); a ``*
 (e.g. a generated demo session) is its own stream, at DEFAULT_FPS.
 """
 
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,13 +17,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from preprocessing.cache import CorruptEntryError, PoseSequence, cache_key, load_pose, save_pose
+from preprocessing.cache import PoseSequence, cache_key, load_pose, read_through
 from preprocessing.constants import DEFAULT_CACHE_DIR, LANDMARK_DIMS, NUM_LANDMARKS
 from preprocessing.files import is_pose_file
 from preprocessing.pose import PoseEstimator, PoseSettings
 from preprocessing.video import VideoError, decoded_frames, opened_video
-
-logger = logging.getLogger(__name__)
 
 DEFAULT_FPS = 30.0  # when a container reports no usable frame rate, and for *.pose.npz streams
 MAX_FPS = 1000.0  # above this a reported frame rate is taken as garbage
@@ -141,18 +138,12 @@ def video_stream(
     entry = Path(DEFAULT_CACHE_DIR if cache_dir is None else cache_dir) / cache_key(
         path, settings.token(), kind=f"stream-{stride}"
     )
-    try:
-        return Stream(load_pose(entry), fps, stride), True
-    except FileNotFoundError:
-        pass
-    except CorruptEntryError as error:
-        logger.warning("corrupt pose stream cache entry for %s, rebuilding it: %s", path, error)
-    owned = estimator is None
-    estimator = PoseEstimator(settings) if estimator is None else estimator
-    try:
-        sequence = extract_stream(path, estimator, stride)
-    finally:
-        if owned:
-            estimator.close()
-    save_pose(entry, sequence)
-    return Stream(sequence, fps, stride), False
+
+    def build() -> PoseSequence:
+        if estimator is not None:
+            return extract_stream(path, estimator, stride)
+        with PoseEstimator(settings) as owned:
+            return extract_stream(path, owned, stride)
+
+    sequence, cached = read_through(entry, build, f"pose stream cache entry for {path}")
+    return Stream(sequence, fps, stride), cached
