@@ -25,7 +25,7 @@ from demo.skeleton import lerp
 from demo.timeline import sample_timeline
 from preprocessing.cache import PoseSequence, save_pose
 from preprocessing.command import run_function
-from preprocessing.constants import POSE_FILE_SUFFIX
+from preprocessing.constants import DEFAULT_DATA_DIR, POSE_FILE_SUFFIX
 from preprocessing.files import atomic_output
 from preprocessing.registry import EXERCISES
 from preprocessing.registry import Exercise as ExerciseName
@@ -151,7 +151,7 @@ def summary(csv_path: Path) -> str:
 
 
 def write_demo(
-    data_dir: Path = Path("data"),
+    data_dir: Path = Path(DEFAULT_DATA_DIR),
     seed: int = 0,
     exercises: Sequence[ExerciseName] = (),
     train_subjects: PositiveInt = TRAIN_SUBJECTS,

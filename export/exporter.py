@@ -26,14 +26,13 @@ from lightning_module.backbone import SequenceScorer
 from lightning_module.checkpoints import CheckpointError, read_checkpoint
 from lightning_module.regressor import ScoreRegressor
 from preprocessing.command import run_function
-from preprocessing.constants import SCORE_SCALE
+from preprocessing.constants import DEFAULT_MODEL_DIR, SCORE_SCALE
 from preprocessing.errors import ArtifactFailure
 from preprocessing.features import preprocessing_signature
 from preprocessing.registry import EXERCISES, Exercise
 from serving.artifact import SAVEDMODEL_SUFFIX, TFLITE_SUFFIXES, artifact_digest, metadata_path
 from serving.runtime import load_predictor
 
-DEFAULT_OUT_DIR = "checkpoints"
 BEST_MODEL_NAME = "model.keras"  # the original's ModelCheckpoint file: the best model, whatever the exercise
 SCORE_SCALE_NAME = "score_scale.txt"
 
@@ -110,7 +109,7 @@ def write_artifacts(model: SequenceScorer, stage: Path, exercise: str, tflite: b
 
 def export_checkpoint(
     ckpt_path: str | Path,
-    out_dir: str | Path = DEFAULT_OUT_DIR,
+    out_dir: str | Path = DEFAULT_MODEL_DIR,
     exercise: str | None = None,
     data_dir: str | Path | None = None,
     log: Callable[[str], object] = print,
@@ -178,7 +177,7 @@ def export_checkpoint(
 def export(
     ckpt_path: str,
     exercise: Exercise | None = None,
-    out_dir: str = DEFAULT_OUT_DIR,
+    out_dir: str = DEFAULT_MODEL_DIR,
     data_dir: str | None = None,
     tflite: bool | None = None,
 ) -> int:

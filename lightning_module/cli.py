@@ -37,7 +37,7 @@ logging.getLogger("tensorflow").setLevel(logging.ERROR)
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
 
 DEFAULT_SEED = 42
-BASE_CONFIG = Path(__file__).resolve().parent.parent / "base.yaml"  # what the exercises' configs share
+BASE_CONFIG = Path(__file__).resolve().parent / "base.yaml"  # what the exercises' configs share (package data)
 DESCRIPTION = (
     "formscore: fit / validate / test / predict a form scorer (LightningCLI, e.g. fit --config squat.yaml); "
     "also the commands demo, extract and export (each with its own --help)."

@@ -53,7 +53,7 @@ from rich.progress import track
 
 from preprocessing.cache import CorruptEntryError, PoseSequence, load_pose
 from preprocessing.command import run_function
-from preprocessing.constants import DEFAULT_CACHE_DIR
+from preprocessing.constants import DEFAULT_CACHE_DIR, DEFAULT_DATA_DIR
 from preprocessing.dataset import read_csv, resolve_video
 from preprocessing.features import cache_entry, video_pose
 from preprocessing.files import find_inputs, is_pose_file, is_video_name
@@ -375,7 +375,7 @@ def unique(paths: list[Path]) -> list[Path]:
 def extract(
     inputs: Sequence[Path] = (),
     csv: Sequence[Path] = (),
-    data_dir: Path = Path("data"),
+    data_dir: Path = Path(DEFAULT_DATA_DIR),
     cache_dir: Path = Path(DEFAULT_CACHE_DIR),
     num_workers: int = len(os.sched_getaffinity(0)),
     shard: str | None = None,

@@ -19,7 +19,9 @@ if TYPE_CHECKING:
     from lightning_module.cli import FormscoreCLI
 
 REPO = Path(__file__).resolve().parents[1]
-CONFIGS = [REPO / f"{exercise}.yaml" for exercise in ("lunge", "pushup", "squat")]  # base.yaml: their shared part
+CONFIGS = [
+    REPO / f"{exercise}.yaml" for exercise in ("lunge", "pushup", "squat")
+]  # lightning_module/base.yaml: their shared part
 SQUAT_FIT_EPOCHS = 30
 
 RunCli = Callable[[list[str], Path], Any]
