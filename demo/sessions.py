@@ -9,7 +9,7 @@ severities, so its score is known. Saved as a ``*.pose.npz`` file, a session is 
 pose stream (``score_video.py --reps``).
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -17,6 +17,7 @@ import numpy as np
 from demo.camera import Camera, jitter_camera, observe
 from demo.exercises import (
     EXERCISE_MODELS,
+    Exercise,
     Subject,
     form_score,
     sample_severities,
@@ -110,6 +111,32 @@ def make_session(
         hold = float(rng.uniform(0.0, 0.18) * (1.0 - severity["tempo"]))
         return Piece(start, seconds * float(rng.uniform(0.93, 1.07)), float(rng.uniform(0.38, 0.52)), hold, severity)
 
+    pieces, complete, cursor = schedule(piece, reps, rng, partial_start, partial_end, pause_seconds, absent_seconds)
+    total = int(round(cursor * SESSION_FPS))
+    frames = np.arange(total)
+    times = frames / SESSION_FPS
+    joints = session_joints(pieces, model, subject, frames, times)
+    landmarks, detected = render_session(joints, subject, camera, times, absent_seconds, rng)
+    sequence = PoseSequence(landmarks, detected, frames.astype(np.int64), total, camera.aspect)
+    return Session(
+        sequence=sequence,
+        reps=[piece_frames(part, SESSION_FPS) for part in complete],
+        scores=[form_score(part.severity, model.weights, rng) for part in complete],
+        severities=[part.severity for part in complete],
+    )
+
+
+def schedule(
+    piece: Callable[[float, int], Piece],
+    reps: int,
+    rng: np.random.Generator,
+    partial_start: bool,
+    partial_end: bool,
+    pause_seconds: float,
+    absent_seconds: tuple[float, float],
+) -> tuple[list[Piece], list[Piece], float]:
+    """Every piece of the session in time order (partial ones included), the complete repetitions,
+    and the session's length in seconds; ``piece(start, index)`` draws one (index -1: a partial one)."""
     pieces: list[Piece] = []
     if partial_start:
         first = piece(0.0, -1)
@@ -128,24 +155,20 @@ def make_session(
         cursor += PARTIAL_END_PHASE * pieces[-1].seconds
     else:
         cursor += absent_seconds[1]
-    total = int(round(cursor * SESSION_FPS))
-    frames = np.arange(total)
-    times = frames / SESSION_FPS
+    return pieces, complete, cursor
+
+
+def session_joints(
+    pieces: list[Piece], model: Exercise, subject: Subject, frames: np.ndarray, times: np.ndarray
+) -> Joints:
+    """The joints of every frame: each frame moves as the piece that owns it (rests hold still)."""
     depth, owner = session_depth(pieces, times)
     chunks: list[Joints] = []
     for number, part in enumerate(pieces):
         mine = owner == number
-        timeline = Timeline(frames[mine], total, times[mine], depth[mine])
+        timeline = Timeline(frames[mine], len(frames), times[mine], depth[mine])
         chunks.append(model.joints(subject, part.severity, timeline))
-    joints = {key: np.concatenate([chunk[key] for chunk in chunks]) for key in chunks[0]}
-    landmarks, detected = render_session(joints, subject, camera, times, absent_seconds, rng)
-    sequence = PoseSequence(landmarks, detected, frames.astype(np.int64), total, camera.aspect)
-    return Session(
-        sequence=sequence,
-        reps=[piece_frames(part, SESSION_FPS) for part in complete],
-        scores=[form_score(part.severity, model.weights, rng) for part in complete],
-        severities=[part.severity for part in complete],
-    )
+    return {key: np.concatenate([chunk[key] for chunk in chunks]) for key in chunks[0]}
 
 
 def render_session(

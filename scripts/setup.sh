@@ -4,10 +4,13 @@
 #   PYTHON=3.12 or PYTHON=/path/to/python   the interpreter (default: python3.12 or python3.11 on
 #                                            PATH, then pyenv's and uv's installs of 3.12 or 3.11)
 #   VENV=.venv-py3.12                        where the virtualenv goes (default .venv)
+#   EDITABLE=0                               install the package itself (a wheel of this checkout),
+#                                            not an editable link to it (default 1: editable)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV=${VENV:-.venv}
+EDITABLE=${EDITABLE:-1}
 supported=(3.12 3.11)  # mediapipe 0.10.21, the last with BlazePose inside the wheel, stops at 3.12
 
 version_of() { "$1" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || true; }
@@ -61,7 +64,11 @@ else
 fi
 
 stamp=$VENV/.formscore-installed
-want=$(sha1sum pyproject.toml | cut -d' ' -f1)
+target=(-e ".[test]")
+[[ $EDITABLE == 1 ]] || target=(".[test]")
+# A non-editable install is a copy of the code: redo it whenever a tracked file changed.
+want=$(sha1sum pyproject.toml | cut -d' ' -f1)-$EDITABLE
+[[ $EDITABLE == 1 ]] || want=$want-$(git ls-files -s | sha1sum | cut -d' ' -f1)
 if [[ "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
     pip=("$VENV/bin/python" -m pip --quiet)
     "${pip[@]}" install --upgrade pip
@@ -72,9 +79,9 @@ if [[ "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
     # the registry is asked only when a wheel is missing. No byte-compiling of all ~18,000 files now
     # (2 CPU minutes): each module is compiled on first import.
     wheels=${XDG_CACHE_HOME:-$HOME/.cache}/formscore/wheels
-    install=("${pip[@]}" install --no-compile --no-index --find-links "$wheels" -e ".[test]")
+    install=("${pip[@]}" install --no-compile --no-index --find-links "$wheels" "${target[@]}")
     if ! "${install[@]}" 2>/dev/null; then
-        "${pip[@]}" download --dest "$wheels" --find-links "$wheels" ".[test]" "setuptools>=68"
+        "${pip[@]}" download --dest "$wheels" --find-links "$wheels" ".[test]" "setuptools>=68" "wheel"
         "${install[@]}"
     fi
     echo "$want" > "$stamp"

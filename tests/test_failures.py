@@ -84,18 +84,11 @@ def test_a_new_fit_keeps_the_earlier_runs_checkpoints(
     assert f"held an earlier run's checkpoints; they are kept in {kept}" in capsys.readouterr().out
 
 
-@pytest.mark.slow
-def test_errors_read_like_errors_with_an_exit_code_per_kind(tmp_path: Path) -> None:
-    ckpt = squat_checkpoint(tmp_path / "squat.ckpt")
-    refused = run_cli_process("test", "--config", str(REPO / "pushup.yaml"), "--ckpt_path", str(ckpt), cwd=tmp_path)
-    assert refused.returncode == 5 and "Traceback" not in refused.stderr
-    assert refused.stderr.startswith(f"error: {ckpt}: is a squat model, but the data is pushup")
-    debug = run_cli_process(
-        "test", "--config", str(REPO / "pushup.yaml"), "--ckpt_path", str(ckpt), "--debug", cwd=tmp_path
-    )
-    assert debug.returncode == 1 and "Traceback" in debug.stderr and "CheckpointError" in debug.stderr
-    data = run_cli_process("export", "--ckpt_path", str(tmp_path / "gone.ckpt"), cwd=tmp_path)
-    assert data.returncode == 5 and data.stderr.startswith(f"error: {tmp_path / 'gone.ckpt'}: no such checkpoint")
+def test_a_real_process_exits_with_the_code_of_its_error(tmp_path: Path) -> None:
+    """The console path end to end (every kind's code and message: tests/test_errors.py, in-process)."""
+    gone = run_cli_process("export", "--ckpt_path", str(tmp_path / "gone.ckpt"), cwd=tmp_path)
+    assert gone.returncode == 5 and "Traceback" not in gone.stderr
+    assert gone.stderr.startswith(f"error: {tmp_path / 'gone.ckpt'}: no such checkpoint\n(exit code 5;")
 
 
 def test_an_empty_input_folder_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
