@@ -67,20 +67,10 @@ MIRROR_PERMUTATION = np.arange(len(Landmark))
 for _left, _right in PAIRS:
     MIRROR_PERMUTATION[[_left, _right]] = _right, _left
 
-# The skeleton drawn on annotated frames: arms, torso, legs.
+# The skeleton drawn on annotated frames: shoulders and hips across, then each side's arm, flank and leg.
+LIMBS = ((SHOULDER, ELBOW), (ELBOW, WRIST), (SHOULDER, HIP), (HIP, KNEE), (KNEE, ANKLE), (ANKLE, FOOT))
 BONES: tuple[tuple[Landmark, Landmark], ...] = (
     SHOULDER,
-    (L.LEFT_SHOULDER, L.LEFT_ELBOW),
-    (L.LEFT_ELBOW, L.LEFT_WRIST),
-    (L.RIGHT_SHOULDER, L.RIGHT_ELBOW),
-    (L.RIGHT_ELBOW, L.RIGHT_WRIST),
-    (L.LEFT_SHOULDER, L.LEFT_HIP),
-    (L.RIGHT_SHOULDER, L.RIGHT_HIP),
     HIP,
-    (L.LEFT_HIP, L.LEFT_KNEE),
-    (L.LEFT_KNEE, L.LEFT_ANKLE),
-    (L.LEFT_ANKLE, L.LEFT_FOOT_INDEX),
-    (L.RIGHT_HIP, L.RIGHT_KNEE),
-    (L.RIGHT_KNEE, L.RIGHT_ANKLE),
-    (L.RIGHT_ANKLE, L.RIGHT_FOOT_INDEX),
+    *((start[side], end[side]) for side in (0, 1) for start, end in LIMBS),
 )
