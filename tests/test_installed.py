@@ -9,6 +9,7 @@ Python 3.12 stage installs the package and runs this (``-m smoke``).
 """
 
 import json
+import os
 import subprocess
 import sys
 from importlib.metadata import PackageNotFoundError, distribution
@@ -18,6 +19,7 @@ import pytest
 from conftest import REPO, carphone_video
 
 pytestmark = pytest.mark.smoke
+EXPECT_INSTALLED = "FORMSCORE_EXPECT_INSTALLED"  # set by .ci/run's 3.12 stage
 
 
 def installed_copy() -> bool:
@@ -34,8 +36,11 @@ def formscore(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([str(command), *args], cwd=cwd, capture_output=True, text=True, timeout=600)
 
 
-@pytest.mark.skipif(not installed_copy(), reason="formscore is not installed as a copy (editable or absent)")
 def test_the_installed_package_fits_extracts_and_scores_outside_the_checkout(tmp_path: Path) -> None:
+    if not installed_copy():
+        if os.environ.get(EXPECT_INSTALLED):  # CI's 3.12 stage: a skip there would hide a broken install
+            pytest.fail("formscore is not installed as a copy, but EXPECT_INSTALLED is set")
+        pytest.skip("formscore is not installed as a copy (editable or absent)")
     where = formscore("export", "--help", cwd=tmp_path)
     assert where.returncode == 0, where.stderr
     located = subprocess.run(
