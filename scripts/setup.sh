@@ -67,8 +67,8 @@ stamp=$VENV/.formscore-installed
 target=(-e ".[test]")
 [[ $EDITABLE == 1 ]] || target=(".[test]")
 # A non-editable install is a copy of the code: redo it whenever a tracked file changed.
-want=$(sha1sum pyproject.toml | cut -d' ' -f1)-$EDITABLE
-[[ $EDITABLE == 1 ]] || want=$want-$(git ls-files -s | sha1sum | cut -d' ' -f1)
+want=$(sha1sum pyproject.toml | cut -d' ' -f1)
+[[ $EDITABLE == 1 ]] || want=$want-copy-$(git ls-files -s | sha1sum | cut -d' ' -f1)
 if [[ "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
     pip=("$VENV/bin/python" -m pip --quiet)
     "${pip[@]}" install --upgrade pip

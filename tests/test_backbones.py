@@ -136,9 +136,10 @@ def squat_data(demo_data_dir: Path):
     return data
 
 
-@pytest.mark.parametrize(("backbone", "epochs"), [("gru", 12), ("tcn", 4)])
+@pytest.mark.parametrize(("backbone", "epochs"), [("gru", 5), ("tcn", 8)])
 def test_short_fit_beats_predicting_the_mean(backbone: Backbone, epochs: int, squat_data, tmp_path: Path) -> None:
-    """A one-way GRU for 12 epochs, a TCN for 4 (measured: val MAE 0.087 and 0.112 against the mean's 0.171)."""
+    """A one-way GRU for 5 epochs, a TCN for 8 (measured here: val MAE 0.098 and 0.091 against the mean's 0.171,
+    bound 0.137; a 4-epoch TCN reached 0.112 on one machine but 0.143 on another, so it gets 8)."""
     torch.manual_seed(0)
     data = squat_data
     model = ScoreRegressor(backbone=backbone, hidden_size=64, lr=3e-3, input_size=FEATURE_DIMS, bidirectional=False)
