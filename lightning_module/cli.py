@@ -4,7 +4,9 @@ Before a command touches any data it refuses a ``--ckpt_path`` that is missing, 
 another exercise than ``data.exercise``. Before ``fit`` trains it checks that every checkpoint folder
 can be written, and, unless the run resumes from ``--ckpt_path``, moves an earlier run's checkpoints
 in those folders to ``<folder>/earlier/<UTC time>/`` and says so, so a new run never silently
-replaces a better ``best.ckpt``.
+replaces a better ``best.ckpt``. Each checkpoint folder is locked for the whole run
+(``preprocessing.locks``): a second ``fit`` into a folder a live run holds is refused at once, naming
+that run, before either touches the other's checkpoints.
 
 Without a validation split (``data.val_fraction: 0``) nothing can be monitored: training runs all
 ``max_epochs`` with no early stopping, and the monitored ModelCheckpoints keep the last epoch as
@@ -12,8 +14,10 @@ Without a validation split (``data.val_fraction: 0``) nothing can be monitored: 
 """
 
 import logging
+import signal
 import warnings
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +31,7 @@ from lightning_module.checkpoints import check_checkpoint, keep_earlier_checkpoi
 from lightning_module.regressor import ScoreRegressor
 from preprocessing.features import feature_dims
 from preprocessing.files import check_writable
+from preprocessing.locks import command_line, folder_lock
 
 # Library chatter the user did not ask for: Lightning's advertisement for its cloud logger, a
 # deprecation inside Lightning itself, TensorFlow's note when the export reloads a Keras model.
@@ -77,9 +82,11 @@ class FormscoreCLI(LightningCLI):
         base: dict[str, Any] = {"default_config_files": [str(BASE_CONFIG)]}
         if run:  # one parser per subcommand
             base = {command: base for command in self.subcommands()}
-        super().__init__(
-            model_class, datamodule_class, parser_kwargs={**base, **(parser_kwargs or {})}, run=run, **kwargs
-        )
+        self.locks = ExitStack()  # the checkpoint folders' locks, held until the command (run here) ends
+        with self.locks:
+            super().__init__(
+                model_class, datamodule_class, parser_kwargs={**base, **(parser_kwargs or {})}, run=run, **kwargs
+            )
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.link_arguments("seed_everything", "data.seed", compute_fn=data_seed)
@@ -111,6 +118,7 @@ class FormscoreCLI(LightningCLI):
         folders = {cb.dirpath for cb in trainer.checkpoint_callbacks if isinstance(cb, ModelCheckpoint) and cb.dirpath}
         for folder in sorted(folders):
             check_writable(folder, "checkpoint folder")
+            self.locks.enter_context(folder_lock(folder, command_line()))
             moved = None if resuming else keep_earlier_checkpoints(folder)
             if moved is not None:
                 print(
@@ -120,12 +128,22 @@ class FormscoreCLI(LightningCLI):
 
 
 def run_lightning_cli(args: list[str] | None = None) -> FormscoreCLI:
-    """Run a Lightning command (fit / validate / test / predict) and return the CLI object."""
-    return FormscoreCLI(
-        ScoreRegressor,
-        ExerciseDataModule,
-        seed_everything_default=DEFAULT_SEED,
-        save_config_kwargs={"overwrite": True},
-        parser_kwargs={"description": DESCRIPTION},
-        args=args,
-    )
+    """Run a Lightning command (fit / validate / test / predict) and return the CLI object.
+
+    Lightning answers Ctrl-C by shutting down and calling ``sys.exit(1)`` (after ignoring SIGINT from
+    then on); that exit is turned back into KeyboardInterrupt here, so the command ends like every
+    other interrupted one (``error: interrupted``, status 130), not like a run with failed inputs."""
+    try:
+        return FormscoreCLI(
+            ScoreRegressor,
+            ExerciseDataModule,
+            seed_everything_default=DEFAULT_SEED,
+            save_config_kwargs={"overwrite": True},
+            parser_kwargs={"description": DESCRIPTION},
+            args=args,
+        )
+    except SystemExit as done:
+        if done.code != 1 or signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+            raise
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        raise KeyboardInterrupt from None

@@ -28,16 +28,25 @@ from pathlib import Path
 
 # numpy, OpenCV and project code only; mediapipe, onnxruntime, TensorFlow load when first used.
 import numpy as np
+from jsonargparse.typing import PositiveInt
 
 from preprocessing.cache import CorruptEntryError, PoseSequence
 from preprocessing.command import run_function
 from preprocessing.constants import DEFAULT_CACHE_DIR, NUM_FRAMES
 from preprocessing.dataset import EXERCISES, Exercise
 from preprocessing.features import extract_pose, sequence_features, video_pose
-from preprocessing.files import NotWritableError, check_writable, files_in, find_inputs, is_pose_file
+from preprocessing.files import (
+    NotWritableError,
+    check_writable,
+    files_in,
+    find_inputs,
+    is_pose_file,
+    python_stderr_only,
+)
 from preprocessing.pose import PoseEstimator
-from preprocessing.video import VideoError
-from serving.artifact import ArtifactError, check_artifact, feature_set_of, pose_settings_of
+from preprocessing.video import VideoError, decode_warning
+from serving.artifact import ArtifactError, checked_artifact, feature_set_of, pose_settings_of
+from serving.published import repair
 from serving.runtime import backend_of, load_predictor
 from serving.session import run_sets
 
@@ -51,13 +60,14 @@ MIN_PERSON_FRAMES = NUM_FRAMES // 2  # a person in fewer sampled frames: the sco
 class Scorer:
     """An exported model with the pose settings it was trained on; scores videos one batch at a time."""
 
-    def __init__(self, artifact: str | Path, threads: int = 1) -> None:
+    def __init__(self, artifact: str | Path, threads: int = 1, trust_savedmodel: bool = False) -> None:
         self.artifact = Path(artifact)
-        self.metadata = check_artifact(self.artifact)
+        repair(self.artifact.parent)  # what a killed export left there, when the folder is free and writable
+        self.source, self.metadata = checked_artifact(self.artifact)  # one published set, resolved once
         self.backend = backend_of(self.artifact)
         self.settings = pose_settings_of(self.metadata, self.artifact)
         self.feature_set = feature_set_of(self.metadata)
-        self.predict = load_predictor(self.artifact, threads)
+        self.predict = load_predictor(self.source, threads, trust_savedmodel)
         self._estimator: PoseEstimator | None = None
 
     def features(self, video: str, cache_dir: str | Path | None) -> tuple[np.ndarray, dict]:
@@ -86,11 +96,14 @@ class Scorer:
             "distinct_frames": distinct,
             "total_frames": sequence.total_frames,
         }
+        warnings = [decode_warning(video, sequence.total_frames)]  # a truncated file: refused or flagged
         if with_person < MIN_PERSON_FRAMES:
-            facts["warning"] = (
+            warnings.append(
                 f"person in only {with_person} of {NUM_FRAMES} frames (fewer than "
                 f"{MIN_PERSON_FRAMES}): the score is unreliable"
             )
+        if any(warnings):
+            facts["warning"] = "; ".join(warning for warning in warnings if warning)
         return sequence_features(sequence, self.feature_set), facts
 
     def scores(self, features: list[np.ndarray]) -> list[float]:
@@ -172,10 +185,11 @@ def score_with(
     cache_dir: Path,
     threads: int,
     sets: dict | None = None,
+    trust_savedmodel: bool = False,
 ) -> int:
     """Score ``videos`` with one artifact (of ``exercise`` when given): 0 when every video was
     scored, 1 otherwise. ``sets``: ``run_sets``' options, to score repetitions instead."""
-    scorer = Scorer(artifact, threads)
+    scorer = Scorer(artifact, threads, trust_savedmodel)
     if exercise and scorer.metadata["exercise"] != exercise:
         raise ArtifactError(f"{artifact}: is a {scorer.metadata['exercise']} model, not {exercise}")
     if sets is not None:
@@ -228,16 +242,18 @@ def score(
     model: str | None = None,
     json: bool = False,
     cache_dir: Path = REPO / DEFAULT_CACHE_DIR,
-    threads: int = 1,
-    limit: int | None = None,
+    threads: PositiveInt = 1,
+    limit: PositiveInt | None = None,
     test_sets: bool = False,
     data_dir: Path = DEFAULT_DATA_DIR,
     model_dir: Path = DEFAULT_MODEL_DIR,
     reps: bool = False,
     annotate: str | None = None,
     live: str | None = None,
-    stride: int = 1,
+    stride: PositiveInt = 1,
     show: bool = False,
+    trust_savedmodel: bool = False,
+    verbose: bool = False,
 ) -> int:
     """Score exercise videos with an exported model: 0..100 per video, and frames with a person (x/16).
 
@@ -262,21 +278,26 @@ def score(
         live: score repetitions live: camera index, URL or a file
         stride: --reps/--live: pose on every N-th frame
         show: --live: show the annotated frames in a window
+        trust_savedmodel: load a SavedModel folder even if its graph runs ops no formscore export writes
+            (loading a SavedModel runs its graph: only for folders from a source you trust)
+        verbose: let native libraries' notes (MediaPipe, TensorFlow Lite) through to stderr
     """
     if test_sets:
         if videos or model or live is not None:
             print("error: --test_sets picks its videos and models: no videos, --model or --live", file=sys.stderr)
             return 2
         exercises: list[str] = [exercise] if exercise else list(EXERCISES)
-        return score_test_sets(exercises, data_dir, model_dir, limit, json, cache_dir, threads)
+        with python_stderr_only(verbose):
+            return score_test_sets(exercises, data_dir, model_dir, limit, json, cache_dir, threads)
     if not videos and live is None:
         print("error: give video files or folders, --live SOURCE, or --test_sets", file=sys.stderr)
         return 2
-    inputs = [str(path) for path in find_inputs([Path(video) for video in videos], limit=limit)]
+    inputs = [str(path) for path in find_inputs([Path(video) for video in videos], limit=limit, refuse_empty=True)]
     artifact = Path(model) if model else model_dir / f"{exercise or DEFAULT_EXERCISE}_scorer.onnx"
     as_sets = reps or annotate or live is not None
     sets = {"annotate": annotate, "live": live, "stride": stride, "show": show} if as_sets else None
-    return score_with(artifact, exercise, inputs, json, cache_dir, threads, sets)
+    with python_stderr_only(verbose):
+        return score_with(artifact, exercise, inputs, json, cache_dir, threads, sets, trust_savedmodel)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,8 +20,8 @@ from preprocessing.cache import PoseSequence
 from preprocessing.constants import LANDMARK_DIMS, NUM_FRAMES, NUM_LANDMARKS, VISIBILITY_THRESHOLD
 from preprocessing.files import atomic_output
 from preprocessing.pose import PoseEstimator, PoseSettings
-from preprocessing.video import VideoError, opened_video
-from serving.reps import Rep, RepSegmenter, frame_signal, rep_sequence, segment
+from preprocessing.video import VideoError, decode_warning, opened_video
+from serving.reps import Rep, RepSegmenter, check_segmentable, frame_signal, rep_sequence, segment
 from serving.stream import Stream, opened_source, strided_frames, usable_fps, video_stream
 
 if TYPE_CHECKING:
@@ -93,6 +93,8 @@ def score_session(
     sequence = stream.sequence
     if not sequence.detected.any():
         raise VideoError(f"{video}: no person found in any of the {len(sequence.detected)} frames read")
+    check_segmentable(sequence, video, stride)
+    warning = decode_warning(video, sequence.total_frames)  # the 16-frame path's check, on the whole stream
     reps, segmenter = segment(sequence, exercise, stream.fps, stride)
     results = rep_results(sequence, reps, stream.fps, score)
     document = {
@@ -104,6 +106,8 @@ def score_session(
         "reps": results,
         "summary": summary(results),
     }
+    if warning:
+        document["warning"] = warning
     return document, stream, segmenter
 
 
@@ -313,6 +317,8 @@ def print_set(document: dict) -> None:
     line = f"{document['video']}: {head['count']} reps"
     if head["count"]:
         line += f", mean {head['mean_score']:.1f}, worst rep {head['worst_rep']} ({head['worst_score']:.1f})"
+    if "warning" in document:
+        line += " WARNING: unreliable, see above"
     print(line, flush=True)
     for rep in document["reps"]:
         print_rep(rep)
@@ -366,6 +372,8 @@ def run_sets(
                 failed = True
                 continue
             documents.append(document)
+            if "warning" in document:
+                print(f"warning: {video}: {document['warning']}", file=sys.stderr)
             if annotate:
                 out = Path(annotate)
                 write_annotated(video, out, document, stream)
