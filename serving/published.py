@@ -115,6 +115,7 @@ def new_version(out_dir: str | Path) -> Iterator[Path]:
     versions = Path(out_dir) / VERSIONS
     versions.mkdir(parents=True, exist_ok=True)
     version = Path(tempfile.mkdtemp(prefix="v-", dir=versions))
+    version.chmod(0o755)  # shared like the artifacts in it (mkdtemp makes it private)
     try:
         yield version
     finally:
@@ -126,6 +127,7 @@ def _adopt(out_dir: Path, legacy: list[str]) -> Iterator[str]:
     """Steps that move plain (pre-version) files at ``legacy`` names under the pointer, bytes unchanged."""
     versions = out_dir / VERSIONS
     version = Path(tempfile.mkdtemp(prefix="v-", dir=versions))
+    version.chmod(0o755)  # shared like the artifacts in it (mkdtemp makes it private)
     current = pointed(out_dir, CURRENT)
     for item in current.iterdir() if current else ():
         if item.name not in legacy:

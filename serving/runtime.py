@@ -63,7 +63,22 @@ def _onnx_predictor(path: Path, threads: int) -> Predictor:
     return lambda x: session.run([OUTPUT_NAME], {INPUT_NAME: np.asarray(x, dtype=np.float32)})[0]
 
 
+def check_keras_archive(path: Path) -> None:
+    """ArtifactError saying what is wrong when a ``.keras`` file is not a complete zip archive (Keras
+    itself reports a truncated one as "File not found")."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()
+    except (zipfile.BadZipFile, EOFError, OSError) as error:
+        raise ArtifactError(f"{path}: not a complete .keras file (a damaged or truncated zip archive: {error})") from None
+    if damaged is not None:
+        raise ArtifactError(f"{path}: not a complete .keras file ({damaged} in it is damaged)")
+
+
 def _keras_predictor(path: Path) -> Predictor:
+    check_keras_archive(path)
     _quiet_tensorflow()
     import keras
     import tensorflow as tf

@@ -1,0 +1,229 @@
+"""The tool used as a hostile user would: kills, races, forged or damaged files, odd inputs and options.
+
+Each case asserts the exit status, the one ``error:`` line (no traceback) and that nothing was lost
+or left behind. Kills are real: a child process SIGKILLs itself after step N of the publication
+(``serving.published.publication_steps``), for every N, and the set is then read with the scorer's
+own check (``serving.artifact.check_artifact``). One real export (a random-init network) is shared.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import onnx
+import pytest
+from checkpoint_files import random_checkpoint
+from conftest import REPO, carphone_video
+
+from cli import run_command
+from export.exporter import export_checkpoint
+from export.metadata import write_metadata
+from serving.artifact import artifact_digest, check_artifact
+from serving.published import CURRENT, VERSIONS, pointed, repair
+
+CARPHONE = carphone_video()
+NAMES = ("squat_scorer.onnx", "squat_scorer.keras", "squat_scorer_savedmodel", "model.keras")
+DROPPED = "squat_scorer_int8.tflite"  # in the old set only: the new one leaves it out
+CHILD_ENV = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+# Publishes the set in argv[2] into the folder argv[1] and SIGKILLs itself after step argv[3]
+# (-1: never); prints the number of steps.
+PUBLISH_AND_DIE = """
+import os, shutil, signal, sys
+from pathlib import Path
+from preprocessing.locks import folder_lock
+from serving.published import new_version, publication_steps
+out, new, die = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+with folder_lock(out, "test publish"), new_version(out) as version:
+    for item in new.iterdir():
+        (shutil.copytree if item.is_dir() else shutil.copy2)(item, version / item.name)
+    steps = 0
+    for steps, _ in enumerate(publication_steps(out, version, removed=[sys.argv[4]]), start=1):
+        if steps == die:
+            os.kill(os.getpid(), signal.SIGKILL)
+print(steps)
+"""
+HOLD_LOCK = """
+import sys
+from preprocessing.locks import folder_lock
+with folder_lock(sys.argv[1], "cli.py fit --config squat.yaml (held by the test)"):
+    print("held", flush=True)
+    sys.stdin.read()
+"""
+
+
+def run_main(main, argv: list[str], monkeypatch: pytest.MonkeyPatch) -> int:
+    """``run_command(main)`` with ``argv`` as the command line: the exit status the shell would see."""
+    monkeypatch.setattr(sys, "argv", ["cli.py", *argv])
+    return run_command(main)
+
+
+def score_main(argv: list[str] | None) -> int:
+    from serving.scorer import main
+
+    return main(argv)
+
+
+def one_error(stderr: str) -> str:
+    """The ``error:`` line of a failed command's stderr (asserting there is one and no traceback)."""
+    assert "Traceback" not in stderr, stderr
+    lines = [line for line in stderr.splitlines() if line.startswith("error: ")]
+    assert len(lines) == 1, stderr
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory, demo_data_dir: Path) -> Path:
+    """A real export of a random-init squat network (published, versioned layout)."""
+    ckpt = random_checkpoint(tmp_path_factory.mktemp("ckpt") / "squat.ckpt", {"exercise": "squat"}, seed=3)
+    out_dir = tmp_path_factory.mktemp("exported")
+    export_checkpoint(ckpt, out_dir, data_dir=demo_data_dir, log=lambda _: None)
+    return out_dir
+
+
+def plain_copy(exported: Path, folder: Path) -> Path:
+    """The published set as plain files (links followed), as an older formscore wrote it."""
+    folder.mkdir(parents=True)
+    for name in [p.name for p in exported.iterdir() if not p.name.startswith(".")]:
+        source = exported / name
+        (shutil.copytree if source.is_dir() else shutil.copy2)(source, folder / name)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def sets(exported: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Two complete sets as plain folders: ``old`` (with an int8 TFLite entry the new set leaves out)
+    and ``new`` (another ONNX file, so its digest and its metadata differ)."""
+    root = tmp_path_factory.mktemp("sets")
+    old, new = plain_copy(exported, root / "old"), plain_copy(exported, root / "new")
+    (old / DROPPED).write_bytes(b"an int8 model of the old export")
+    model = onnx.load(new / "squat_scorer.onnx")
+    model.doc_string = "the new export"
+    onnx.save(model, new / "squat_scorer.onnx")
+    for folder in (old, new):
+        metadata = json.loads((folder / "squat_scorer.meta.json").read_text())
+        names = [p.name for p in folder.iterdir() if not p.name.endswith(".meta.json")]
+        metadata["artifacts"] = {name: artifact_digest(folder / name) for name in names}
+        metadata["created_at"] = folder.name
+        for meta in ("squat_scorer.meta.json", "model.meta.json"):
+            write_metadata(folder / meta, metadata)
+    return old, new
+
+
+def digests(folder: Path) -> dict[str, str]:
+    """Published name -> digest of what a reader finds there (dangling links and hidden names left out)."""
+    return {p.name: artifact_digest(p) for p in folder.iterdir() if not p.name.startswith(".") and p.exists()}
+
+
+def publish_in_child(out_dir: Path, new: Path, die: int) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-c", PUBLISH_AND_DIE, str(out_dir), str(new), str(die), DROPPED]
+    return subprocess.run(command, env=CHILD_ENV, capture_output=True, text=True, timeout=60)
+
+
+def assert_old_or_new(out_dir: Path, old: dict[str, str], new: dict[str, str], step: int) -> str:
+    """Every name reads the old set, or every name the new one; the scorer's check accepts each."""
+    found = digests(out_dir)
+    assert found in (old, new), f"kill after step {step}: a mixed set {sorted(found)}"
+    for name in NAMES:
+        check_artifact(out_dir / name)
+    return "old" if found == old else "new"
+
+
+@pytest.mark.parametrize("layout", ["versioned", "plain"])
+def test_a_kill_at_every_step_of_publication_leaves_the_old_set_or_the_new_one(layout, sets, tmp_path) -> None:
+    """For each step N: a fresh copy of the old set, a child publishing the new one killed (SIGKILL)
+    after step N; then the set is old-or-new, a scorer's repair removes what the dead run left (dead
+    versions, dangling links), and a later publication completes."""
+    old_set, new_set = sets
+    old, new = digests(old_set), digests(new_set)
+    start = tmp_path / "start"
+    if layout == "versioned":  # the old set published by this code
+        start.mkdir()
+        assert publish_in_child(start, old_set, -1).returncode == 0
+        assert (start / CURRENT).is_symlink()
+    else:  # the old set as an older formscore left it: plain files, adopted by the publication
+        plain_copy(old_set, start)
+    assert digests(start) == old
+    total = int(publish_in_child(shutil.copytree(start, tmp_path / "count", symlinks=True), new_set, -1).stdout)
+    assert total >= (4 if layout == "versioned" else 10)  # steps really stepped through, not one big one
+    seen = []
+    for step in range(1, total + 1):
+        out_dir = shutil.copytree(start, tmp_path / f"kill-{step}", symlinks=True)
+        died = publish_in_child(out_dir, new_set, step)
+        assert died.returncode == -signal.SIGKILL, died.stderr
+        seen.append(assert_old_or_new(out_dir, old, new, step))
+        repair(out_dir)  # what a scorer does first
+        assert assert_old_or_new(out_dir, old, new, step) == seen[-1]
+        live = {pointed(out_dir, ".current"), pointed(out_dir, ".previous")}
+        assert set((out_dir / VERSIONS).iterdir()) <= live  # no dead version left
+        assert not [p for p in out_dir.iterdir() if p.is_symlink() and not p.exists()]  # no dangling link
+        assert publish_in_child(out_dir, new_set, -1).returncode == 0  # the next export completes
+        assert digests(out_dir) == new and len(list((out_dir / VERSIONS).iterdir())) <= 2
+    assert seen[0] == "old" and seen[-1] == "new" and seen == sorted(seen, key=["old", "new"].index)
+
+
+@contextmanager
+def lock_held_by_child(folder: Path) -> Iterator[subprocess.Popen]:
+    """Another live process holds ``folder``'s lock inside (it says so before we go on: no timing)."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(folder)], env=CHILD_ENV, stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    try:
+        assert child.stdout is not None and child.stdout.readline() == b"held\n"
+        yield child
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_a_second_export_into_a_held_folder_is_refused_at_once_naming_the_other_run(
+    exported, sets, tmp_path, monkeypatch, capsys
+) -> None:
+    from export import main as export_main
+
+    out_dir = shutil.copytree(exported, tmp_path / "out", symlinks=True)
+    before = digests(out_dir)
+    ckpt = random_checkpoint(tmp_path / "other.ckpt", {"exercise": "squat"}, seed=4)
+    with lock_held_by_child(out_dir) as child:
+        status = run_main(export_main, ["--ckpt_path", str(ckpt), "--out_dir", str(out_dir)], monkeypatch)
+        error = one_error(capsys.readouterr().err)
+    assert status == 7
+    assert f"error: {out_dir}: in use by another run (pid {child.pid} on " in error and "held by the test" in error
+    assert digests(out_dir) == before and len(list((out_dir / VERSIONS).iterdir())) == 1  # nothing started
+
+
+def test_a_second_fit_into_a_held_checkpoint_folder_is_refused_before_training(tmp_path, monkeypatch, capsys) -> None:
+    from cli import cli_main
+
+    folder = tmp_path / "checkpoints" / "squat"
+    folder.mkdir(parents=True)
+    earlier = random_checkpoint(folder / "best.ckpt", {"exercise": "squat"}).read_bytes()
+    monkeypatch.chdir(tmp_path)
+    argv = ["fit", "--config", str(REPO / "squat.yaml"), "--data.data_dir", str(tmp_path / "no_data")]
+    with lock_held_by_child(folder) as child:
+        status = run_main(cli_main, [*argv, "--trainer.accelerator", "cpu"], monkeypatch)
+    error = one_error(capsys.readouterr().err)
+    assert status == 7 and f"{folder}: in use by another run (pid {child.pid} on " in error
+    assert (folder / "best.ckpt").read_bytes() == earlier and not (folder / "earlier").exists()  # untouched
+    assert not (tmp_path / "lightning_logs").exists()
+
+
+def test_a_dead_runs_lock_is_taken_over(tmp_path) -> None:
+    from preprocessing.locks import OWNER_NAME, folder_lock
+
+    killed = f"""
+import os, signal
+from preprocessing.locks import folder_lock
+with folder_lock({str(tmp_path)!r}, "a run killed holding the lock"):
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+    died = subprocess.run([sys.executable, "-c", killed], env=CHILD_ENV, timeout=60)
+    assert died.returncode == -signal.SIGKILL and (tmp_path / OWNER_NAME).exists()  # it left its record
+    with folder_lock(tmp_path, "the next run"):
+        assert json.loads((tmp_path / OWNER_NAME).read_text())["pid"] == os.getpid()
+    assert not (tmp_path / OWNER_NAME).exists()
