@@ -121,6 +121,8 @@ def new_version(out_dir: str | Path) -> Iterator[Path]:
     finally:
         if pointed(Path(out_dir), CURRENT) != version:
             shutil.rmtree(version, ignore_errors=True)
+            if not any(versions.iterdir()):  # the first export into this folder failed: leave no trace
+                versions.rmdir()
 
 
 def _adopt(out_dir: Path, legacy: list[str]) -> Iterator[str]:

@@ -72,7 +72,8 @@ def check_keras_archive(path: Path) -> None:
         with zipfile.ZipFile(path) as archive:
             damaged = archive.testzip()
     except (zipfile.BadZipFile, EOFError, OSError) as error:
-        raise ArtifactError(f"{path}: not a complete .keras file (a damaged or truncated zip archive: {error})") from None
+        problem = f"a damaged or truncated zip archive: {error}"
+        raise ArtifactError(f"{path}: not a complete .keras file ({problem})") from None
     if damaged is not None:
         raise ArtifactError(f"{path}: not a complete .keras file ({damaged} in it is damaged)")
 

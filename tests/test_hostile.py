@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import cv2
 import onnx
 import pytest
 from checkpoint_files import random_checkpoint
@@ -24,7 +25,7 @@ from conftest import REPO, carphone_video
 from cli import run_command
 from export.exporter import export_checkpoint
 from export.metadata import write_metadata
-from serving.artifact import artifact_digest, check_artifact
+from serving.artifact import artifact_digest, check_artifact, metadata_path
 from serving.published import CURRENT, VERSIONS, pointed, repair
 
 CARPHONE = carphone_video()
@@ -227,3 +228,242 @@ with folder_lock({str(tmp_path)!r}, "a run killed holding the lock"):
     with folder_lock(tmp_path, "the next run"):
         assert json.loads((tmp_path / OWNER_NAME).read_text())["pid"] == os.getpid()
     assert not (tmp_path / OWNER_NAME).exists()
+
+
+# -- artifacts a scorer is handed ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("keypoints_cache")
+
+
+def forge_metadata(artifact: Path, exported: Path, **changes: object) -> None:
+    """A metadata file for ``artifact`` as a forger would write it: the real export's, with the
+    artifact's own digest (anyone can compute one) and ``changes``."""
+    metadata = json.loads((exported / "squat_scorer.meta.json").read_text())
+    metadata["artifacts"] = {artifact.name: artifact_digest(artifact)}
+    metadata.update(changes)
+    metadata_path(artifact).write_text(json.dumps(metadata))
+
+
+def writing_savedmodel(folder: Path, target: Path) -> Path:
+    """A real SavedModel whose serving function writes ``target`` (a ``WriteFile`` op) and returns a score."""
+    import tensorflow as tf
+
+    class Writer(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 16, 133], tf.float32, name="pose_features")])
+        def serve(self, x):
+            tf.io.write_file(str(target), "written by a model")
+            return {"score": tf.sigmoid(tf.reduce_mean(x, axis=[1, 2]))[:, None]}
+
+    module = Writer()
+    tf.saved_model.save(module, str(folder), signatures={"serving_default": module.serve})
+    return folder
+
+
+def test_a_savedmodel_that_runs_a_foreign_op_is_refused_unless_trusted(
+    exported, cache_dir, tmp_path, monkeypatch, capsys
+) -> None:
+    target = tmp_path / "written.txt"
+    artifact = writing_savedmodel(tmp_path / "squat_scorer_savedmodel", target)
+    forge_metadata(artifact, exported)
+    argv = [str(CARPHONE), "--model", str(artifact), "--cache_dir", str(cache_dir)]
+    assert run_main(score_main, argv, monkeypatch) == 6
+    error = one_error(capsys.readouterr().err)
+    assert f"error: {artifact}: its graph runs WriteFile (function " in error and "--trust_savedmodel" in error
+    assert not target.exists()  # refused before TensorFlow ran any of it
+    assert run_main(score_main, [*argv, "--trust_savedmodel"], monkeypatch) == 0  # the user said so
+    assert target.read_text() == "written by a model" and "score" in capsys.readouterr().out
+
+
+def test_what_a_forged_metadata_file_cannot_do(exported, tmp_path, monkeypatch, capsys) -> None:
+    """Edited fields the scorer uses are refused (score_scale 1000 would print 543/100), and so is a
+    truncated .keras file whose digest was forged to match, with what is wrong with it."""
+    cases = {
+        "score_scale": (1000, "score_scale is 1000, but an export writes 100.0"),
+        "num_frames": (8, "num_frames is 8, but an export writes 16"),
+        "exercise": ("yoga", "exercise 'yoga' is not one of"),
+    }
+    for field, (value, problem) in cases.items():
+        folder = plain_copy(exported, tmp_path / field)
+        forge_metadata(folder / "squat_scorer.onnx", exported, **{field: value})
+        assert run_main(score_main, [str(CARPHONE), "--model", str(folder / "squat_scorer.onnx")], monkeypatch) == 6
+        assert problem in one_error(capsys.readouterr().err)
+    truncated = tmp_path / "truncated" / "squat_scorer.keras"
+    truncated.parent.mkdir()
+    truncated.write_bytes((exported / "squat_scorer.keras").read_bytes()[:30000])
+    forge_metadata(truncated, exported)
+    assert run_main(score_main, [str(CARPHONE), "--model", str(truncated)], monkeypatch) == 6
+    assert f"{truncated}: not a complete .keras file (a damaged or truncated zip archive" in one_error(
+        capsys.readouterr().err
+    )
+
+
+# -- inputs -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cut_videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The carphone clip re-encoded as MJPG (one frame per chunk), whole and with its end cut off:
+    25 % of its bytes gone (90 of 120 frames decode) and 70 % gone (35 of 120)."""
+    folder = tmp_path_factory.mktemp("cut")
+    capture = cv2.VideoCapture(str(CARPHONE))
+    frames = []
+    while (frame := capture.read()[1]) is not None:
+        frames.append(frame)
+    writer = cv2.VideoWriter(str(folder / "whole.avi"), cv2.VideoWriter.fourcc(*"MJPG"), 25, frames[0].shape[1::-1])
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    data = (folder / "whole.avi").read_bytes()
+    (folder / "cut25.avi").write_bytes(data[: int(len(data) * 0.75)])
+    (folder / "cut70.avi").write_bytes(data[: int(len(data) * 0.3)])
+    writer = cv2.VideoWriter(str(folder / "one.avi"), cv2.VideoWriter.fourcc(*"MJPG"), 25, frames[0].shape[1::-1])
+    writer.write(frames[0])
+    writer.release()
+    return {name: folder / f"{name}.avi" for name in ("whole", "cut25", "cut70", "one")}
+
+
+@pytest.mark.parametrize("reps", [False, pytest.param(True, marks=pytest.mark.slow)], ids=["16 frames", "--reps"])
+def test_a_truncated_video_is_refused_or_scored_with_a_visible_warning(
+    reps, exported, cut_videos, cache_dir, monkeypatch, capsys
+) -> None:
+    """Under 50 % of the header's frames: refused. Under 95 %: scored, with the warning in the text,
+    on stderr and in the JSON. Whole: no warning. The same check on both paths."""
+    model = ["--model", str(exported / "squat_scorer.onnx"), "--cache_dir", str(cache_dir), *(["--reps"] * reps)]
+    assert run_main(score_main, [str(cut_videos["cut70"]), *model], monkeypatch) == 1
+    assert "only 35 of the 120 frames its header announces can be decoded (fewer than 50%: refused)" in one_error(
+        capsys.readouterr().err
+    )
+    assert run_main(score_main, [str(cut_videos["cut25"]), *model], monkeypatch) == 0
+    text = capsys.readouterr()
+    assert "WARNING" in text.out and "only 90 of the 120 frames its header announces decode (under 95%)" in text.err
+    assert run_main(score_main, [str(cut_videos["cut25"]), *model, "--json"], monkeypatch) == 0
+    (document,) = json.loads(capsys.readouterr().out)["results"]
+    assert "truncated?" in document["warning"]
+    assert run_main(score_main, [str(cut_videos["whole"]), *model, "--json"], monkeypatch) == 0
+    (document,) = json.loads(capsys.readouterr().out)["results"]
+    assert "warning" not in document
+
+
+def test_folders_without_inputs_and_too_short_sets_are_errors_naming_them(
+    exported, cut_videos, cache_dir, tmp_path, monkeypatch, capsys
+) -> None:
+    model = ["--model", str(exported / "squat_scorer.onnx"), "--cache_dir", str(cache_dir)]
+    for folder in (tmp_path / "clip.mp4", tmp_path / "empty"):
+        folder.mkdir()
+        assert run_main(score_main, [str(folder), *model], monkeypatch) == 4
+        assert one_error(capsys.readouterr().err) == f"error: {folder}: a folder with no video or *.pose.npz file in it"
+    assert run_main(score_main, [str(cut_videos["one"]), *model, "--reps"], monkeypatch) == 1
+    assert one_error(capsys.readouterr().err) == (
+        f"error: {cut_videos['one']}: too short to find repetitions: 1 pose sample(s) from 1 frame(s) at "
+        "stride 1, fewer than the 16 a repetition is scored on"
+    )
+
+
+@pytest.mark.parametrize(
+    "command, option",
+    [
+        ("score", "--stride=0"),
+        ("score", "--stride=-3"),
+        ("score", "--threads=0"),
+        ("score", "--limit=-1"),
+        ("extract", "--num_workers=-1"),
+        ("extract", "--time_limit=0"),
+    ],
+)
+def test_numeric_options_are_validated(command, option, capsys) -> None:
+    from cli import cli_main
+
+    with pytest.raises(SystemExit) as usage:
+        cli_main([command, str(CARPHONE), option])
+    assert usage.value.code == 2
+    assert f'Parser key "{option[2:].split("=")[0]}"' in capsys.readouterr().err
+
+
+def test_extract_into_an_unwritable_cache_fails_before_posing_anything(
+    cut_videos, tmp_path, monkeypatch, capsys
+) -> None:
+    from preprocessing.extract import main as extract_main
+
+    (tmp_path / "cache").write_text("a file where the cache folder should be")
+    argv = [str(cut_videos["whole"]), "--cache_dir", str(tmp_path / "cache"), "--num_workers", "0"]
+    assert run_main(extract_main, argv, monkeypatch) == 7
+    captured = capsys.readouterr()
+    assert "keypoint cache folder cannot be written" in one_error(captured.err) and "failed" not in captured.out
+
+
+# -- the command as a process -----------------------------------------------------------------------
+
+
+def run_process(*args: str, cwd: Path = REPO, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=280,
+        env={"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", **env},
+    )
+
+
+@pytest.mark.slow
+def test_a_successful_score_prints_nothing_on_stderr_unless_verbose(exported, tmp_path) -> None:
+    """MediaPipe and TFLite print their start-up notes from native code; they stay off stderr."""
+    model = ["--model", str(exported / "squat_scorer.onnx")]
+    quiet = run_process("cli.py", "score", str(CARPHONE), *model, "--cache_dir", str(tmp_path / "a"))
+    assert quiet.returncode == 0 and quiet.stderr == "" and "score" in quiet.stdout
+    verbose = run_process("cli.py", "score", str(CARPHONE), *model, "--cache_dir", str(tmp_path / "b"), "--verbose")
+    assert verbose.returncode == 0 and verbose.stderr != ""
+
+
+def test_score_video_script_runs_the_code_of_its_checkout(tmp_path) -> None:
+    """Run from elsewhere, with another formscore first on PYTHONPATH: the script's own checkout wins."""
+    impostor = tmp_path / "serving"
+    impostor.mkdir()
+    (impostor / "__init__.py").write_text("")
+    (impostor / "scorer.py").write_text("raise SystemExit('the impostor ran')\n")
+    script = REPO / "scripts" / "score_video.py"
+    process = run_process(str(script), "--help", cwd=tmp_path, PYTHONPATH=str(tmp_path))
+    assert process.returncode == 0 and "--trust_savedmodel" in process.stdout, process.stderr
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_fit_exits_130_with_one_line(demo_data_dir, tmp_path) -> None:
+    process = run_process(
+        str(REPO / "cli.py"),
+        "fit",
+        "--config",
+        str(REPO / "squat.yaml"),
+        "--data.data_dir",
+        str(demo_data_dir),
+        "--trainer.accelerator",
+        "cpu",
+        "--trainer.max_epochs",
+        "1",
+        "--trainer.callbacks+=interrupt_callback.InterruptAtTrainStart",
+        cwd=tmp_path,
+        PYTHONPATH=str(REPO / "tests"),
+    )
+    assert process.returncode == 130, process.stderr[-2000:]
+    assert one_error(process.stderr) == "error: interrupted"
+
+
+@pytest.mark.slow
+def test_a_file_size_limit_during_export_is_one_line_and_keeps_the_previous_set(exported, tmp_path) -> None:
+    """``ulimit -f`` below the size of the .keras file: the write fails (EFBIG), the export says so in
+    one line and the folder still holds the previous set, nothing else."""
+    out_dir = shutil.copytree(exported, tmp_path / "out", symlinks=True)
+    before = digests(out_dir)
+    ckpt = random_checkpoint(tmp_path / "other.ckpt", {"exercise": "squat"}, seed=5)
+    limit_kb = (out_dir / "squat_scorer.onnx").stat().st_size // 1024 + 8  # the ONNX file fits, the .keras not
+    command = (
+        f"ulimit -f {limit_kb}; exec {sys.executable} {REPO / 'cli.py'} export --ckpt_path {ckpt} --out_dir {out_dir}"
+    )
+    process = subprocess.run(
+        ["bash", "-c", command], capture_output=True, text=True, timeout=280, env={**CHILD_ENV, "PATH": "/usr/bin:/bin"}
+    )
+    assert process.returncode == 6
+    assert "File too large" in one_error(process.stderr) and "ZipFile" not in process.stderr
+    assert digests(out_dir) == before and len(list((out_dir / VERSIONS).iterdir())) == 1
