@@ -14,7 +14,6 @@ Without a validation split (``data.val_fraction: 0``) nothing can be monitored: 
 """
 
 import logging
-import signal
 import warnings
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -40,6 +39,9 @@ logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(
 )
 logging.getLogger("tensorflow").setLevel(logging.ERROR)
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+# A checkpoint folder holds its lock file, and an earlier run's checkpoints moved to ``earlier/``
+# (``before_fit`` says so): ModelCheckpoint's "exists and is not empty" warning has nothing to add.
+warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
 
 DEFAULT_SEED = 42
 BASE_CONFIG = Path(__file__).resolve().parent.parent / "base.yaml"  # what the exercises' configs share
@@ -84,9 +86,15 @@ class FormscoreCLI(LightningCLI):
             base = {command: base for command in self.subcommands()}
         self.locks = ExitStack()  # the checkpoint folders' locks, held until the command (run here) ends
         with self.locks:
-            super().__init__(
-                model_class, datamodule_class, parser_kwargs={**base, **(parser_kwargs or {})}, run=run, **kwargs
-            )
+            try:
+                super().__init__(
+                    model_class, datamodule_class, parser_kwargs={**base, **(parser_kwargs or {})}, run=run, **kwargs
+                )
+            except SystemExit as done:  # Lightning answers Ctrl-C with a graceful shutdown and sys.exit(1)
+                trainer = getattr(self, "trainer", None)
+                if done.code == 1 and trainer is not None and trainer.interrupted:
+                    raise KeyboardInterrupt from None  # cli.py: "error: interrupted", status 130
+                raise
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.link_arguments("seed_everything", "data.seed", compute_fn=data_seed)
@@ -128,22 +136,12 @@ class FormscoreCLI(LightningCLI):
 
 
 def run_lightning_cli(args: list[str] | None = None) -> FormscoreCLI:
-    """Run a Lightning command (fit / validate / test / predict) and return the CLI object.
-
-    Lightning answers Ctrl-C by shutting down and calling ``sys.exit(1)`` (after ignoring SIGINT from
-    then on); that exit is turned back into KeyboardInterrupt here, so the command ends like every
-    other interrupted one (``error: interrupted``, status 130), not like a run with failed inputs."""
-    try:
-        return FormscoreCLI(
-            ScoreRegressor,
-            ExerciseDataModule,
-            seed_everything_default=DEFAULT_SEED,
-            save_config_kwargs={"overwrite": True},
-            parser_kwargs={"description": DESCRIPTION},
-            args=args,
-        )
-    except SystemExit as done:
-        if done.code != 1 or signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
-            raise
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        raise KeyboardInterrupt from None
+    """Run a Lightning command (fit / validate / test / predict) and return the CLI object."""
+    return FormscoreCLI(
+        ScoreRegressor,
+        ExerciseDataModule,
+        seed_everything_default=DEFAULT_SEED,
+        save_config_kwargs={"overwrite": True},
+        parser_kwargs={"description": DESCRIPTION},
+        args=args,
+    )

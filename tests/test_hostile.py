@@ -467,3 +467,44 @@ def test_a_file_size_limit_during_export_is_one_line_and_keeps_the_previous_set(
     assert process.returncode == 6
     assert "File too large" in one_error(process.stderr) and "ZipFile" not in process.stderr
     assert digests(out_dir) == before and len(list((out_dir / VERSIONS).iterdir())) == 1
+
+
+class _Payload:
+    """Pickled, it calls ``os.system`` when loaded: what a hostile checkpoint carries."""
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.target}",)
+
+
+def test_a_checkpoint_that_would_run_code_is_refused_without_running_it(tmp_path, monkeypatch, capsys) -> None:
+    import torch
+
+    from export import main as export_main
+
+    target = tmp_path / "ran.txt"
+    ckpt = tmp_path / "hostile.ckpt"
+    torch.save({"state_dict": {}, "payload": _Payload(target)}, ckpt)
+    assert run_main(export_main, ["--ckpt_path", str(ckpt), "--out_dir", str(tmp_path / "out")], monkeypatch) == 5
+    error = one_error(capsys.readouterr().err)
+    assert error == (
+        f"error: {ckpt}: holds Python objects besides weights and plain data; refused, since loading them "
+        "would run code from the file"
+    )
+    assert not target.exists() and not (tmp_path / "out").exists()
+
+
+def test_a_keras_file_with_a_lambda_layer_is_refused(exported, tmp_path, monkeypatch, capsys) -> None:
+    """Keras's safe mode: a Lambda layer (Python code in the file) is not deserialised."""
+    import keras
+
+    inputs = keras.Input((16, 133), name="pose_features")
+    outputs = keras.layers.Lambda(lambda x: keras.ops.mean(x, axis=(1, 2))[:, None], name="score")(inputs)
+    artifact = tmp_path / "squat_scorer.keras"
+    keras.Model(inputs, outputs).save(artifact)
+    forge_metadata(artifact, exported)
+    assert run_main(score_main, [str(CARPHONE), "--model", str(artifact)], monkeypatch) == 6
+    error = one_error(capsys.readouterr().err)
+    assert f"error: {artifact}: cannot be loaded with keras (" in error and "Lambda" in error
