@@ -19,7 +19,8 @@ export does not replace (other exercises' models), (3) fsync, (4) create the lin
 versions. Each step is one or a few system calls; before step 6 every name reads the old set, after
 it the new one, so a SIGKILL or a power cut at any instant leaves old-or-new (tests/test_hostile.py
 kills a process after every step). What a dead run left (an unpointed version, a dangling link, an
-``.export-*`` staging folder of an older formscore) is removed by the next export, or by a scorer
+``.export-*`` staging folder of an older formscore, whose stranded previous artifacts are put back
+where their name is empty) is removed by the next export, or by a scorer
 that finds the folder writable and unlocked (``repair``). Everything happens under the folder's lock
 (``preprocessing.locks``): one writer at a time. The one non-atomic step: adopting a plain *folder*
 (an old SavedModel) cannot rename a link over a folder, so its name is absent between two renames.
@@ -197,12 +198,24 @@ def repair_steps(out_dir: Path, keep: Path | None = None) -> Iterator[str]:
             _remove(version)
             yield f"removed dead {version.name}"
     for item in sorted(out_dir.iterdir()):
+        if item.name.startswith(LEGACY_STAGING) and item.is_dir():
+            yield from _restore_stranded(out_dir, item / ".old")
         dead_link = _is_name_link(item) and not item.exists()
         stray_temp = item.is_symlink() and TEMP_LINK.fullmatch(item.name) is not None
         staging = item.name.startswith(LEGACY_STAGING) and item.is_dir() and not any((item / ".old").glob("*"))
         if dead_link or stray_temp or staging:
             _remove(item)
             yield f"removed {item.name}"
+
+
+def _restore_stranded(out_dir: Path, backup: Path) -> Iterator[str]:
+    """Put back the previous artifacts an older formscore's killed export left in ``.export-*/.old/``
+    (named ``<index>-<name>``) where their name is now empty; the rest stays there, named nowhere."""
+    for old in sorted(backup.iterdir()) if backup.is_dir() else ():
+        target = out_dir / old.name.partition("-")[2]
+        if not target.exists() and not target.is_symlink():
+            os.rename(old, target)
+            yield f"restored {target.name} from {backup}"
 
 
 def publish(out_dir: str | Path, version: Path, removed: Iterable[str] = ()) -> None:
@@ -215,8 +228,8 @@ def repair(out_dir: str | Path) -> None:
     """``repair_steps`` when ``out_dir`` can be locked at once (no live export there) and written;
     else nothing: a scorer never waits for, or fails on, a clean-up."""
     out_dir = Path(out_dir)
-    if not (out_dir / VERSIONS).is_dir():
-        return
+    if not ((out_dir / VERSIONS).is_dir() or any(out_dir.glob(f"{LEGACY_STAGING}*"))):
+        return  # nothing any export of ours could have left
     lock = try_lock(out_dir)
     if lock is None:
         return

@@ -508,3 +508,17 @@ def test_a_keras_file_with_a_lambda_layer_is_refused(exported, tmp_path, monkeyp
     assert run_main(score_main, [str(CARPHONE), "--model", str(artifact)], monkeypatch) == 6
     error = one_error(capsys.readouterr().err)
     assert f"error: {artifact}: cannot be loaded with keras (" in error and "Lambda" in error
+
+
+def test_an_older_formscores_stranded_export_is_repaired_by_the_next_score(sets, tmp_path, monkeypatch, capsys) -> None:
+    """The old publication killed between its two renames: the ONNX file missing, its previous copy
+    stranded in ``.export-*/.old/``. The next score puts it back, removes the staging folder, scores."""
+    old_set, _ = sets
+    out_dir = plain_copy(old_set, tmp_path / "checkpoints")
+    stranded = out_dir / ".export-k1ll3d" / ".old"
+    stranded.mkdir(parents=True)
+    os.rename(out_dir / "squat_scorer.onnx", stranded / "2-squat_scorer.onnx")
+    argv = [str(CARPHONE), "--model", str(out_dir / "squat_scorer.onnx"), "--cache_dir", str(tmp_path / "cache")]
+    assert run_main(score_main, argv, monkeypatch) == 0
+    assert "score" in capsys.readouterr().out
+    assert digests(out_dir) == digests(old_set) and not (out_dir / ".export-k1ll3d").exists()
