@@ -22,10 +22,12 @@ kills a process after every step). What a dead run left (an unpointed version, a
 ``.export-*`` staging folder of an older formscore, whose stranded previous artifacts are put back
 where their name is empty) is removed by the next export, or by a scorer
 that finds the folder writable and unlocked (``repair``). Everything happens under the folder's lock
-(``preprocessing.locks``): one writer at a time. The one non-atomic step: adopting a plain *folder*
-(an old SavedModel) cannot rename a link over a folder, so its name is absent between two renames.
+(``preprocessing.locks``): one writer at a time. Adopting a plain *folder* (an old SavedModel):
+a link cannot be renamed over a folder, so the two are swapped with ``renameat2(RENAME_EXCHANGE)``
+(Linux); where that is missing, the name is absent for the instant between two renames.
 """
 
+import ctypes
 import os
 import re
 import shutil
@@ -40,7 +42,7 @@ VERSIONS = ".versions"
 CURRENT = ".current"
 PREVIOUS = ".previous"
 LEGACY_STAGING = ".export-"  # formscore's staging folders before versions (export/staging.py)
-TEMP_LINK = re.compile(r".+\.\d+\.tmp")  # ``_point``'s temp links: ``<name>.<pid>.tmp``
+TEMP_LINK = re.compile(r".+\.\d+\.tmp")  # temp links (and swapped-out folders): ``<name>.<pid>.tmp``
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -89,6 +91,30 @@ def _point(link: Path, target: str) -> None:
     temp.unlink(missing_ok=True)
     os.symlink(target, temp)
     os.replace(temp, link)
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two paths in one system call (Linux ``renameat2(RENAME_EXCHANGE)``); False where the
+    system or file system cannot."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    at_cwd, exchange = -100, 2  # AT_FDCWD, RENAME_EXCHANGE
+    return renameat2(at_cwd, os.fsencode(first), at_cwd, os.fsencode(second), exchange) == 0
+
+
+def _swap_in_link(folder: Path, target: str) -> None:
+    """Replace the plain folder ``folder`` by a symlink to ``target``: atomically where ``_exchange``
+    works, else by two renames (the name is absent between them)."""
+    temp = folder.with_name(f"{folder.name}.{os.getpid()}.tmp")
+    _remove(temp)
+    os.symlink(target, temp)
+    if not _exchange(temp, folder):
+        temp.unlink()
+        os.rename(folder, temp)
+        os.symlink(target, folder)
+    shutil.rmtree(temp)  # the old folder, now under the temp name
 
 
 def pointed(out_dir: Path, pointer: str) -> Path | None:
@@ -143,11 +169,8 @@ def _adopt(out_dir: Path, legacy: list[str]) -> Iterator[str]:
     yield "adopt: switched"
     for name in legacy:
         path = out_dir / name
-        if path.is_dir():  # a link cannot be renamed over a folder: absent between these two renames
-            aside = versions / f"gone-{name}-{os.getpid()}"
-            os.rename(path, aside)
-            _point(path, f"{CURRENT}/{name}")
-            shutil.rmtree(aside)
+        if path.is_dir():  # a link cannot be renamed over a folder: swapped with it instead
+            _swap_in_link(path, f"{CURRENT}/{name}")
         else:
             _point(path, f"{CURRENT}/{name}")
         yield f"adopt: linked {name}"
@@ -201,7 +224,7 @@ def repair_steps(out_dir: Path, keep: Path | None = None) -> Iterator[str]:
         if item.name.startswith(LEGACY_STAGING) and item.is_dir():
             yield from _restore_stranded(out_dir, item / ".old")
         dead_link = _is_name_link(item) and not item.exists()
-        stray_temp = item.is_symlink() and TEMP_LINK.fullmatch(item.name) is not None
+        stray_temp = TEMP_LINK.fullmatch(item.name) is not None and (item.is_symlink() or item.is_dir())
         staging = item.name.startswith(LEGACY_STAGING) and item.is_dir() and not any((item / ".old").glob("*"))
         if dead_link or stray_temp or staging:
             _remove(item)
