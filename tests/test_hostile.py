@@ -20,10 +20,9 @@ import cv2
 import onnx
 import pytest
 from checkpoint_files import random_checkpoint
-from conftest import REPO, carphone_video
+from conftest import REPO, SquatExport, carphone_video
 
 from cli import run_command
-from export.exporter import export_checkpoint
 from export.metadata import write_metadata
 from serving.artifact import artifact_digest, check_artifact, metadata_path
 from serving.published import CURRENT, VERSIONS, pointed, repair
@@ -79,12 +78,9 @@ def one_error(stderr: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory: pytest.TempPathFactory, demo_data_dir: Path) -> Path:
-    """A real export of a random-init squat network (published, versioned layout)."""
-    ckpt = random_checkpoint(tmp_path_factory.mktemp("ckpt") / "squat.ckpt", {"exercise": "squat"}, seed=3)
-    out_dir = tmp_path_factory.mktemp("exported")
-    export_checkpoint(ckpt, out_dir, data_dir=demo_data_dir, log=lambda _: None)
-    return out_dir
+def exported(squat_export: SquatExport) -> Path:
+    """A real export of a random-init squat network (published, versioned layout); read only."""
+    return squat_export.out_dir
 
 
 def plain_copy(exported: Path, folder: Path) -> Path:
