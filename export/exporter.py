@@ -1,9 +1,10 @@
 """Export a trained checkpoint: ONNX, two ``.keras`` files, a SavedModel, score scale and metadata.
 
-Every artifact is written into a staging folder inside the output folder, reloaded and verified
-there; then all back-ends are run against torch on the same inputs (parity). Only when parity holds
-are the artifacts moved into place, all or nothing (see export/staging.py), metadata last. A failure
-at any point, Ctrl-C included, leaves the output folder as it was. The one exception to "parity or
+Every artifact is written into a fresh version folder inside the output folder, reloaded and
+verified there; then all back-ends are run against torch on the same inputs (parity). Only when
+parity holds is the version published, with one atomic switch of a pointer (serving/published.py). A
+failure at any point, Ctrl-C or a SIGKILL included, leaves the output folder's set as it was. The
+whole export holds the output folder's lock: a second export into it is refused at once. The one exception to "parity or
 nothing" is an optional artifact (``export.tflite.OPTIONAL_BACKENDS``, the int8 TFLite file): when it
 misses its tolerance it is left out, said so in the log and the metadata (``parity.left_out``), and an
 earlier export's copy is removed with the same publication, so no file in the folder is unchecked.
@@ -20,7 +21,6 @@ from export.metadata import artifact_bytes, build_metadata, write_metadata
 from export.onnx_export import OPSET, write_onnx
 from export.parity import TOLERANCE, ParityError, check_parity, parity_inputs
 from export.savedmodel import write_savedmodel
-from export.staging import PublishError, publish_all, staging_dir
 from export.tflite import OPTIONAL_BACKENDS, QUANTIZED_TOLERANCES, write_tflite
 from lightning_module.backbone import SequenceScorer
 from lightning_module.checkpoints import CheckpointError, read_checkpoint
@@ -29,8 +29,10 @@ from preprocessing.command import run_function
 from preprocessing.constants import DEFAULT_MODEL_DIR, SCORE_SCALE
 from preprocessing.errors import ArtifactFailure
 from preprocessing.features import preprocessing_signature
+from preprocessing.locks import FolderBusyError, command_line, folder_lock
 from preprocessing.registry import EXERCISES, Exercise
 from serving.artifact import SAVEDMODEL_SUFFIX, TFLITE_SUFFIXES, artifact_digest, metadata_path
+from serving.published import new_version, publish
 from serving.runtime import load_predictor
 
 BEST_MODEL_NAME = "model.keras"  # the original's ModelCheckpoint file: the best model, whatever the exercise
@@ -132,7 +134,7 @@ def export_checkpoint(
     data_dir = data_dir or existing_dir(trained.datamodule_hparams.get("data_dir"))
     cache_dir = existing_dir(trained.datamodule_hparams.get("cache_dir"))
     out_dir = Path(out_dir)
-    with staging_dir(out_dir) as stage:
+    with folder_lock(out_dir, command_line()), new_version(out_dir) as stage:
         tflite = trained.model.architecture.backbone != "bilstm" if tflite is None else tflite
         staged = write_artifacts(trained.model, stage, exercise, tflite)
         names = artifact_names(exercise, tflite)
@@ -144,7 +146,7 @@ def export_checkpoint(
         )
         log(report)
         for backend in left_out:
-            staged.pop(names[backend])  # the staging folder, and the file with it, goes at the end
+            staged.pop(names[backend]).unlink()  # not published; an earlier export's copy goes too
             log(
                 f"export: {names[backend]} left out: it moves this model's output by up to "
                 f"{max(differences[backend].values()):.1e}, more than its {QUANTIZED_TOLERANCES[backend]:.0e}; "
@@ -169,8 +171,7 @@ def export_checkpoint(
         for path in (metadata_path(stage / names["onnxruntime"]), metadata_path(stage / BEST_MODEL_NAME)):
             write_metadata(path, metadata)
             staged[path.name] = path
-        removed = [out_dir / names[backend] for backend in left_out]  # an earlier export's copy goes too
-        publish_all([(path, out_dir / name) for name, path in staged.items()], stage, removed)  # metadata last
+        publish(out_dir, stage, removed=[names[backend] for backend in left_out])
     return ExportResult({name: out_dir / name for name in staged}, differences)
 
 
@@ -184,9 +185,9 @@ def export(
     """Export a trained checkpoint to ONNX, Keras (.keras), a SavedModel, TFLite and metadata, after
     checking every back-end against torch (export.parity.TOLERANCE).
 
-    Returns 0 on success. Raises CheckpointError for an unusable checkpoint, ExportError saying the
-    output folder was left unchanged when the export failed, PublishError (naming where the previous
-    artifacts are) in the rare case that undoing a failed publication failed.
+    Returns 0 on success. Raises CheckpointError for an unusable checkpoint, FolderBusyError naming
+    the other run when another export holds ``out_dir``, ExportError saying the output folder was
+    left unchanged when the export failed.
 
     Args:
         ckpt_path: ScoreRegressor checkpoint, e.g. checkpoints/squat/best.ckpt
@@ -197,7 +198,7 @@ def export(
     """
     try:
         result = export_checkpoint(ckpt_path, out_dir, exercise, data_dir, tflite=tflite)
-    except (CheckpointError, PublishError):
+    except (CheckpointError, FolderBusyError):
         raise
     except (ExportError, ParityError, ValueError, OSError) as error:  # each names its file or back-end
         raise ExportError(f"export failed, {out_dir} left unchanged: {error}") from error

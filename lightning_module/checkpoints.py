@@ -4,6 +4,7 @@ written before training starts, and keep an earlier run's checkpoints instead of
 and write a module trained (or made) outside a fit as a real Lightning checkpoint."""
 
 import os
+import pickle
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +32,13 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{path}: no such checkpoint")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        if "Weights only load failed" not in str(error):
+            raise CheckpointError(f"{path}: not a readable checkpoint (UnpicklingError: {error})") from None
+        raise CheckpointError(
+            f"{path}: holds Python objects besides weights and plain data; refused, since loading them "
+            "would run code from the file"
+        ) from None
     except Exception as error:  # truncated zip, pickle errors, ...: torch raises many types
         raise CheckpointError(f"{path}: not a readable checkpoint ({type(error).__name__}: {error})") from None
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:

@@ -4,7 +4,9 @@ Before a command touches any data it refuses a ``--ckpt_path`` that is missing, 
 another exercise than ``data.exercise``. Before ``fit`` trains it checks that every checkpoint folder
 can be written, and, unless the run resumes from ``--ckpt_path``, moves an earlier run's checkpoints
 in those folders to ``<folder>/earlier/<UTC time>/`` and says so, so a new run never silently
-replaces a better ``best.ckpt``.
+replaces a better ``best.ckpt``. Each checkpoint folder is locked for the whole run
+(``preprocessing.locks``): a second ``fit`` into a folder a live run holds is refused at once, naming
+that run, before either touches the other's checkpoints.
 
 Without a validation split (``data.val_fraction: 0``) nothing can be monitored: training runs all
 ``max_epochs`` with no early stopping, and the monitored ModelCheckpoints keep the last epoch as
@@ -14,6 +16,7 @@ Without a validation split (``data.val_fraction: 0``) nothing can be monitored: 
 import logging
 import warnings
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,7 @@ from lightning_module.checkpoints import check_checkpoint, keep_earlier_checkpoi
 from lightning_module.regressor import ScoreRegressor
 from preprocessing.features import feature_dims
 from preprocessing.files import check_writable
+from preprocessing.locks import command_line, folder_lock
 
 # Library chatter the user did not ask for: Lightning's advertisement for its cloud logger, a
 # deprecation inside Lightning itself, TensorFlow's note when the export reloads a Keras model.
@@ -35,6 +39,9 @@ logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(
 )
 logging.getLogger("tensorflow").setLevel(logging.ERROR)
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+# A checkpoint folder holds its lock file, and an earlier run's checkpoints moved to ``earlier/``
+# (``before_fit`` says so): ModelCheckpoint's "exists and is not empty" warning has nothing to add.
+warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
 
 DEFAULT_SEED = 42
 BASE_CONFIG = Path(__file__).resolve().parent / "base.yaml"  # what the exercises' configs share (package data)
@@ -77,9 +84,17 @@ class FormscoreCLI(LightningCLI):
         base: dict[str, Any] = {"default_config_files": [str(BASE_CONFIG)]}
         if run:  # one parser per subcommand
             base = {command: base for command in self.subcommands()}
-        super().__init__(
-            model_class, datamodule_class, parser_kwargs={**base, **(parser_kwargs or {})}, run=run, **kwargs
-        )
+        self.locks = ExitStack()  # the checkpoint folders' locks, held until the command (run here) ends
+        with self.locks:
+            try:
+                super().__init__(
+                    model_class, datamodule_class, parser_kwargs={**base, **(parser_kwargs or {})}, run=run, **kwargs
+                )
+            except SystemExit as done:  # Lightning answers Ctrl-C with a graceful shutdown and sys.exit(1)
+                trainer = getattr(self, "trainer", None)
+                if done.code == 1 and trainer is not None and trainer.interrupted:
+                    raise KeyboardInterrupt from None  # cli.py: "error: interrupted", status 130
+                raise
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.link_arguments("seed_everything", "data.seed", compute_fn=data_seed)
@@ -111,6 +126,7 @@ class FormscoreCLI(LightningCLI):
         folders = {cb.dirpath for cb in trainer.checkpoint_callbacks if isinstance(cb, ModelCheckpoint) and cb.dirpath}
         for folder in sorted(folders):
             check_writable(folder, "checkpoint folder")
+            self.locks.enter_context(folder_lock(folder, command_line()))
             moved = None if resuming else keep_earlier_checkpoints(folder)
             if moved is not None:
                 print(

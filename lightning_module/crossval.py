@@ -256,6 +256,8 @@ def main(argv: list[str] | None = None) -> int:
     known, fit_args = parser.parse_known_args(argv)
     if known.repeats < 1:
         parser.error(f"--repeats must be at least 1, not {known.repeats}")
+    if known.folds < 2:
+        parser.error(f"--folds must be at least 2, not {known.folds}")
     run = Path(known.run_dir or f"lightning_logs/cv/{time.strftime('%Y%m%d-%H%M%S')}")
     summary = cross_validate(make_cli, fit_args, known.folds, run, repeats=known.repeats)
     print(summary.to_string(float_format=lambda v: f"{v:.3f}"))

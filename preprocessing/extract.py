@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+from jsonargparse.typing import NonNegativeInt, PositiveFloat
 from pebble import ProcessExpired, ProcessPool
 from rich.progress import track
 
@@ -56,11 +57,12 @@ from preprocessing.command import run_function
 from preprocessing.constants import DEFAULT_CACHE_DIR, DEFAULT_DATA_DIR
 from preprocessing.dataset import read_csv, resolve_video
 from preprocessing.features import cache_entry, video_pose
-from preprocessing.files import find_inputs, is_pose_file, is_video_name
+from preprocessing.files import check_writable, find_inputs, is_pose_file, is_video_name
 from preprocessing.pose import PoseEstimator, PoseSettings, model_files
 
 IN_PROCESS_THREADS = 2  # in-process: one video in BlazePose while the next one is decoded
 DEFAULT_TIME_LIMIT_S = 300.0  # per video in a worker: a 20 s 1080p clip takes ~1.5 s, so only a stall gets here
+DEFAULT_WORKERS = len(os.sched_getaffinity(0))  # the usable CPU cores
 MAX_DEATHS_PER_VIDEO = 2  # a video whose worker dies twice is failed (the second death is its own)
 MAX_POOL_STARTS = 3  # pools in a row that break with no video finished before the rest is failed
 POOL_START_GRACE_S = 120.0  # a wait with nothing finished is bounded by time_limit + this (worker start-up)
@@ -377,11 +379,11 @@ def extract(
     csv: Sequence[Path] = (),
     data_dir: Path = Path(DEFAULT_DATA_DIR),
     cache_dir: Path = Path(DEFAULT_CACHE_DIR),
-    num_workers: int = len(os.sched_getaffinity(0)),
+    num_workers: NonNegativeInt = DEFAULT_WORKERS,
     shard: str | None = None,
     model_path: str | None = None,
     running_mode: Literal["video", "image"] = "video",
-    time_limit: float = DEFAULT_TIME_LIMIT_S,
+    time_limit: PositiveFloat = DEFAULT_TIME_LIMIT_S,
     progress: bool = True,
 ) -> int:
     """Run BlazePose on videos and fill the keypoint cache (parallel, resumable, shardable).
@@ -414,6 +416,7 @@ def extract(
     except (ValueError, OSError) as error:  # bad shard, settings, CSV or model file
         print(f"error: {error}")
         return 2
+    check_writable(cache_dir, "keypoint cache folder")  # before any video is posed: NotWritableError, status 7
     summary = extract_to_cache(paths, cache_dir, settings, num_workers, progress=progress, time_limit=time_limit)
     return 1 if summary.failed else 0
 

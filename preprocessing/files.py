@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from preprocessing.constants import POSE_FILE_SUFFIX, VIDEO_EXTENSIONS
-from preprocessing.errors import DEBUG_ENV, FileSystemError
+from preprocessing.errors import DEBUG_ENV, FileSystemError, InputError
 
 OUTPUT_MODE = 0o644  # outputs are shared like normal files (mkstemp would leave them private)
 
@@ -44,13 +44,20 @@ def files_in(folder: Path, accept: Callable[[Path], bool] = is_input_name) -> li
 
 
 def find_inputs(
-    paths: Sequence[Path], accept: Callable[[Path], bool] = is_input_name, limit: int | None = None
+    paths: Sequence[Path],
+    accept: Callable[[Path], bool] = is_input_name,
+    limit: int | None = None,
+    refuse_empty: bool = False,
 ) -> list[Path]:
     """``paths`` with each folder replaced by its first ``limit`` (None: all) ``files_in`` it; other
-    paths are kept as given (a missing or bad file is the reader's to report)."""
+    paths are kept as given (a missing or bad file is the reader's to report). ``refuse_empty``: an
+    InputError naming a folder that holds no such file (e.g. a folder named ``clip.mp4``)."""
     found: list[Path] = []
     for path in paths:
-        found += files_in(path, accept)[:limit] if path.is_dir() else [path]
+        inside = files_in(path, accept)[:limit] if path.is_dir() else [path]
+        if refuse_empty and not inside:
+            raise InputError(f"{path}: a folder with no video or *.pose.npz file in it")
+        found += inside
     return found
 
 
@@ -119,3 +126,34 @@ def file_sha1(path: str | Path) -> str:
         with open(absolute, "rb") as handle:
             _file_digests[identity] = hashlib.file_digest(handle, "sha1").hexdigest()
     return _file_digests[identity]
+
+
+@contextmanager
+def python_stderr_only(verbose: bool = False) -> Iterator[None]:
+    """Inside, file descriptor 2 goes to /dev/null for the whole run (native libraries' notes, printed
+    from their own threads at any time, MediaPipe's included), while Python's ``sys.stderr`` (errors,
+    warnings, tracebacks) still reaches the terminal through a copy of the original descriptor.
+    Nothing changes when ``verbose``, under FORMSCORE_DEBUG, or when ``sys.stderr`` is not fd 2
+    (e.g. captured by a test)."""
+    try:
+        real = sys.stderr.fileno() == 2
+    except (AttributeError, OSError, ValueError):
+        real = False
+    if verbose or not real or os.environ.get(DEBUG_ENV, "") not in ("", "0"):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    original = sys.stderr
+    sys.stderr = open(os.dup(saved), "w", buffering=1, encoding=original.encoding, errors="backslashreplace")
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        sys.stderr.close()
+        sys.stderr = original
+        os.dup2(saved, 2)
+        os.close(saved)

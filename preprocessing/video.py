@@ -9,7 +9,10 @@ The frame count a container reports can be wrong (some AVI / variable-frame-rate
 pass reads to the end to learn the true count; when it differs from the reported one, the indices
 are recomputed for the true count and the file is read a second time (rare). A video that decodes
 to fewer than MIN_DECODED_FRACTION of the frames its header announces is truncated or damaged and
-raises VideoError: its samples would cover only part of the movement.
+raises VideoError: its samples would cover only part of the movement. One that decodes at least
+that much but fewer than MIN_COMPLETE_FRACTION is scored with a warning (``decode_warning``, shared
+by the 16-frame path and the whole-video stream of ``--reps``): it may be a variable-frame-rate
+file whose header is approximate, or a cut-short one whose end is missing.
 """
 
 from collections.abc import Callable, Iterator
@@ -19,10 +22,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from preprocessing.constants import NUM_FRAMES
+from preprocessing.constants import NUM_FRAMES, POSE_FILE_SUFFIX
 from preprocessing.errors import InputError
 
 MIN_DECODED_FRACTION = 0.5  # containers overstate their count by a few frames (VFR), never by half
+MIN_COMPLETE_FRACTION = 0.95  # fewer decoded frames than this share of the header's: scored, with a warning
 
 
 class VideoError(InputError, ValueError):
@@ -84,6 +88,38 @@ def grab_all(capture: cv2.VideoCapture, path: Path, wanted: set[int]) -> tuple[d
     return frames, count
 
 
+def header_frame_count(capture: cv2.VideoCapture) -> int:
+    """The frame count a container's header announces (0 when it gives none that is usable)."""
+    claimed = capture.get(cv2.CAP_PROP_FRAME_COUNT)  # may be 0, negative, NaN or simply wrong
+    return int(claimed) if 0 < claimed < 2**31 else 0
+
+
+def check_decoded(path: str | Path, decoded: int, reported: int) -> str | None:
+    """VideoError when ``decoded`` frames are fewer than MIN_DECODED_FRACTION of the ``reported``
+    header count; a warning (text) below MIN_COMPLETE_FRACTION; else None."""
+    if decoded < MIN_DECODED_FRACTION * reported:
+        raise VideoError(
+            f"{path}: truncated or damaged: only {decoded} of the {reported} frames its header announces "
+            f"can be decoded (fewer than {MIN_DECODED_FRACTION:.0%}: refused)"
+        )
+    if decoded < MIN_COMPLETE_FRACTION * reported:
+        return (
+            f"only {decoded} of the {reported} frames its header announces decode (under "
+            f"{MIN_COMPLETE_FRACTION:.0%}): truncated? the score covers the decoded part only"
+        )
+    return None
+
+
+def decode_warning(path: str | Path, decoded: int) -> str | None:
+    """``check_decoded`` of a video file against its header (None for a pose file or no header count)."""
+    path = Path(path)
+    if not path.is_file() or str(path).endswith(POSE_FILE_SUFFIX):
+        return None
+    with opened_video(path) as capture:
+        reported = header_frame_count(capture)
+    return check_decoded(path, decoded, reported)
+
+
 def read_sampled_frames(path: str | Path, num: int = NUM_FRAMES) -> tuple[list[np.ndarray], np.ndarray, int]:
     """RGB uint8 frames at ``sample_indices(true frame count)``, those indices, and the true frame count.
 
@@ -92,16 +128,12 @@ def read_sampled_frames(path: str | Path, num: int = NUM_FRAMES) -> tuple[list[n
     """
     path = Path(path)
     with opened_video(path) as capture:
-        claimed = capture.get(cv2.CAP_PROP_FRAME_COUNT)  # may be 0, negative, NaN or simply wrong
-        reported = int(claimed) if 0 < claimed < 2**31 else 0
+        reported = header_frame_count(capture)
         wanted = set(sample_indices(reported, num).tolist()) if reported > 0 else set()
         frames, total = grab_all(capture, path, wanted)
     if total == 0:
         raise VideoError(f"{path}: no decodable frame")
-    if total < MIN_DECODED_FRACTION * reported:
-        raise VideoError(
-            f"{path}: truncated or damaged: only {total} of the {reported} frames its header announces can be decoded"
-        )
+    check_decoded(path, total, reported)
     indices = sample_indices(total, num)
     if total != reported:  # the container's count was wrong: read again for the right indices
         with opened_video(path) as capture:

@@ -7,14 +7,20 @@ exported model (no torch, no TensorFlow here; ``export.metadata`` writes what th
 (``preprocessing.features.preprocessing_signature``), the source checkpoint, creation time, package
 versions, the parity figures and a sha256 per artifact, so a scorer can refuse an artifact made with
 other preprocessing or one that does not belong to this metadata (e.g. left over by another export).
+
+What a scorer uses from the metadata is checked against what ``export.metadata`` can write
+(``check_fields``): a hand-edited ``score_scale`` of 1000 or a wrong input layout is refused, not
+trusted. A published name is a link through its folder's pointer (``serving.published``): it is resolved
+once (``checked_artifact``), so the artifact and its metadata come from one published set.
 """
 
 import hashlib
 import json
 from pathlib import Path
 
+from preprocessing.constants import NUM_FRAMES, SCORE_SCALE
 from preprocessing.errors import ArtifactFailure
-from preprocessing.features import preprocessing_signature
+from preprocessing.features import feature_dims, preprocessing_signature
 from preprocessing.pose import PoseSettings
 
 FORMAT_VERSION = 1
@@ -83,29 +89,66 @@ def feature_set_of(metadata: dict) -> str:
     return str(metadata.get("preprocessing", {}).get("feature_set", "original"))
 
 
-def check_artifact(artifact: str | Path) -> dict:
-    """Metadata of ``artifact`` after checking it belongs to it and matches this code's preprocessing.
-
-    Raises ArtifactError naming the artifact when it is missing, its digest is not the one recorded,
-    or the preprocessing signature recorded at export differs from the one this code computes for the
-    same pose settings (listing the differing keys).
-    """
+def pinned(artifact: str | Path) -> Path:
+    """The file or folder a published name stands for now (a link through the pointer, resolved once)."""
     artifact = Path(artifact)
+    return artifact.resolve() if artifact.is_symlink() else artifact
+
+
+def check_fields(metadata: dict, path: Path) -> None:
+    """ArtifactError naming ``path`` when a field the scorer uses holds what no export writes."""
+    from preprocessing.dataset import EXERCISES  # pandas: loaded only when an artifact is checked
+
+    width = feature_dims(feature_set_of(metadata))  # a known set: the preprocessing check came first
+    expected = {
+        "score_scale": SCORE_SCALE,
+        "num_frames": NUM_FRAMES,
+        "feature_dims": width,
+        "input": {"name": INPUT_NAME, "shape": ["batch", NUM_FRAMES, width], "dtype": "float32"},
+    }
+    for key, value in expected.items():
+        if metadata.get(key) != value:
+            raise ArtifactError(
+                f"{path}: {key} is {metadata.get(key)!r}, but an export writes {value!r} (edited by hand?)"
+            )
+    if metadata.get("exercise") not in EXERCISES:
+        raise ArtifactError(f"{path}: exercise {metadata.get('exercise')!r} is not one of {', '.join(EXERCISES)}")
+
+
+def check_artifact(artifact: str | Path) -> dict:
+    """Metadata of ``artifact`` after checking it (see ``checked_artifact``)."""
+    return checked_artifact(artifact)[1]
+
+
+def checked_artifact(artifact: str | Path) -> tuple[Path, dict]:
+    """The artifact's file (``pinned``) and its metadata, after checking they belong together, the
+    fields a scorer uses (``check_fields``) and that the preprocessing matches this code's.
+
+    Raises ArtifactError naming the artifact when it is missing, its metadata is unusable, its digest
+    is not the one recorded, or the preprocessing signature recorded at export differs from the one
+    this code computes for the same pose settings (listing the differing keys).
+    """
+    named = Path(artifact)
+    artifact = pinned(named)
     if not artifact.exists():
-        raise ArtifactError(f"{artifact}: no such model artifact")
+        raise ArtifactError(f"{named}: no such model artifact")
     metadata = read_metadata(artifact)
-    if metadata.get("artifacts", {}).get(artifact.name) != artifact_digest(artifact):
+    digests = metadata.get("artifacts")
+    if not isinstance(digests, dict) or digests.get(artifact.name) != artifact_digest(artifact):
         raise ArtifactError(
-            f"{artifact}: does not match {metadata_path(artifact)} (digest differs or not listed); "
+            f"{named}: does not match {metadata_path(named)} (digest differs or not listed); "
             "re-run the export so artifacts and metadata come from one run"
         )
-    expected = metadata.get("preprocessing", {})
+    expected = metadata.get("preprocessing")
+    if not isinstance(expected, dict):
+        raise ArtifactError(f"{metadata_path(named)}: no preprocessing record")
     try:
         actual = preprocessing_signature(pose_settings_of(metadata, artifact), feature_set_of(metadata))
     except ValueError as error:  # a feature set this code does not have
-        raise ArtifactError(f"{artifact}: {error}") from None
+        raise ArtifactError(f"{named}: {error}") from None
     differing = sorted(key for key in expected.keys() | actual.keys() if expected.get(key) != actual.get(key))
     if differing:
         details = "; ".join(f"{key}: artifact {expected.get(key)!r}, scorer {actual.get(key)!r}" for key in differing)
-        raise ArtifactError(f"{artifact}: made with other preprocessing than this scorer's ({details})")
-    return metadata
+        raise ArtifactError(f"{named}: made with other preprocessing than this scorer's ({details})")
+    check_fields(metadata, metadata_path(named))
+    return artifact, metadata

@@ -22,10 +22,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from jsonargparse.typing import PositiveInt
+
 from preprocessing.command import run_function
 from preprocessing.constants import DEFAULT_CACHE_DIR, DEFAULT_DATA_DIR, DEFAULT_MODEL_DIR
 from preprocessing.errors import EXIT_USAGE
-from preprocessing.files import files_in, find_inputs
+from preprocessing.files import files_in, find_inputs, python_stderr_only
 from preprocessing.registry import EXERCISES, Exercise
 from preprocessing.video import VideoError
 from serving.artifact import ArtifactError
@@ -64,6 +66,9 @@ class ScoreOptions:
         live: score repetitions live: camera index, URL or a file
         stride: --reps/--live: pose on every N-th frame
         show: --live: show the annotated frames in a window
+        trust_savedmodel: load a SavedModel folder even if its graph runs ops no formscore export writes
+            (loading a SavedModel runs its graph: only for folders from a source you trust)
+        verbose: let native libraries' notes (MediaPipe, TensorFlow Lite) through to stderr
     """
 
     videos: Sequence[str] = ()
@@ -71,16 +76,18 @@ class ScoreOptions:
     model: str | None = None
     json: bool = False
     cache_dir: Path = Path(DEFAULT_CACHE_DIR)
-    threads: int = 1
-    limit: int | None = None
+    threads: PositiveInt = 1
+    limit: PositiveInt | None = None
     test_sets: bool = False
     data_dir: Path = Path(DEFAULT_DATA_DIR)
     model_dir: Path = Path(DEFAULT_MODEL_DIR)
     reps: bool = False
     annotate: str | None = None
     live: str | None = None
-    stride: int = 1
+    stride: PositiveInt = 1
     show: bool = False
+    trust_savedmodel: bool = False
+    verbose: bool = False
 
     @property
     def as_sets(self) -> bool:
@@ -126,6 +133,8 @@ def scored_sets(scorer: Scorer, videos: list[str], options: ScoreOptions) -> tup
             failed = True
             continue
         results.append(scored.result)
+        if scored.result.warning:
+            print(f"warning: {video}: {scored.result.warning}", file=sys.stderr)
         if options.annotate:
             out = Path(options.annotate)
             write_annotated(video, out, scored.result, scored.stream)
@@ -149,7 +158,7 @@ def score_sets(scorer: Scorer, videos: list[str], options: ScoreOptions) -> int:
 def score_with(artifact: Path, videos: list[str], options: ScoreOptions) -> int:
     """Score ``videos`` with one artifact (of ``options.exercise`` when given): 0 when every video was
     scored, 1 otherwise."""
-    scorer = Scorer(artifact, options.threads)
+    scorer = Scorer(artifact, options.threads, options.trust_savedmodel)
     if options.exercise and scorer.metadata["exercise"] != options.exercise:
         scorer.close()
         raise ArtifactError(f"{artifact}: is a {scorer.metadata['exercise']} model, not {options.exercise}")
@@ -189,14 +198,17 @@ def score(options: ScoreOptions) -> int:
         if options.videos or options.model or options.live is not None:
             print("error: --test_sets picks its videos and models: no videos, --model or --live", file=sys.stderr)
             return EXIT_USAGE
-        return score_test_sets(options)
+        with python_stderr_only(options.verbose):
+            return score_test_sets(options)
     if not options.videos and options.live is None:
         print("error: give video files or folders, --live SOURCE, or --test_sets", file=sys.stderr)
         return EXIT_USAGE
-    inputs = [str(path) for path in find_inputs([Path(video) for video in options.videos], limit=options.limit)]
+    videos = [Path(video) for video in options.videos]
+    inputs = [str(path) for path in find_inputs(videos, limit=options.limit, refuse_empty=True)]
     default = options.model_dir / f"{options.exercise or DEFAULT_EXERCISE}_scorer.onnx"
     artifact = Path(options.model) if options.model else default
-    return score_with(artifact, inputs, options)
+    with python_stderr_only(options.verbose):
+        return score_with(artifact, inputs, options)
 
 
 def main(argv: list[str] | None = None) -> int:

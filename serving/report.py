@@ -55,6 +55,8 @@ def print_set(result: SetResult) -> None:
     line = f"{result.video}: {head.count} reps"
     if head.count:
         line += f", mean {head.mean_score:.1f}, worst rep {head.worst_rep} ({head.worst_score:.1f})"
+    if result.warning:
+        line += " WARNING: unreliable, see above"
     print(line, flush=True)
     for rep in result.reps:
         print_rep(rep)

@@ -38,6 +38,7 @@ from preprocessing.cache import PoseSequence
 from preprocessing.constants import NUM_FRAMES, VISIBILITY_THRESHOLD
 from preprocessing.landmarks import HIP, SHOULDER
 from preprocessing.registry import EXERCISES, RepSignal
+from preprocessing.video import VideoError
 
 SMOOTH_SECONDS = 0.2
 MAX_GAP_SECONDS = 0.5
@@ -258,6 +259,17 @@ class RepSegmenter:
         if start == state.first[0] and state.first[1] - end_height > RETURN_FRACTION * (bottom_height - end_height):
             return []  # the segment began part-way down: a partial repetition
         return [Rep(start=start, bottom=bottom, end=end, depth=depth / top_size)]
+
+
+def check_segmentable(sequence: PoseSequence, video: object, stride: int) -> None:
+    """VideoError naming ``video`` when it has fewer pose samples than the NUM_FRAMES a repetition is
+    sampled to (a 1-frame clip, or a short one at a large ``--stride``): no repetition fits in it."""
+    samples = len(sequence.frame_indices)
+    if samples < NUM_FRAMES:
+        raise VideoError(
+            f"{video}: too short to find repetitions: {samples} pose sample(s) from {sequence.total_frames} "
+            f"frame(s) at stride {stride}, fewer than the {NUM_FRAMES} a repetition is scored on"
+        )
 
 
 def segment(sequence: PoseSequence, exercise: str, fps: float, stride: int = 1) -> tuple[list[Rep], RepSegmenter]:

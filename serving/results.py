@@ -76,6 +76,7 @@ class SetResult:
     frames_read: int
     reps: list[RepResult]
     summary: SetSummary
+    warning: str | None = field(default=None, metadata=OMIT_NONE)  # the video is truncated: the counts may be short
     # Live runs only: pose samples per second, video frames per second (a camera must not deliver more),
     # and the longest time from a repetition's close to its score.
     frames_per_second: float | None = field(default=None, metadata=OMIT_NONE)

@@ -5,7 +5,9 @@ scoring with ONNX needs neither. Loaders (checked by tests/test_export.py):
 - ``.onnx``: ONNX Runtime, CPU provider, all graph optimisations, ``threads`` intra-op threads;
 - ``.keras``: ``keras.models.load_model`` (Keras 3, TensorFlow back-end), its call traced once into a
   ``tf.function`` for any batch size (eager calls run the LSTM step by step: ~60x slower at batch 1);
-- SavedModel folder: ``tf.saved_model.load`` and its ``serving_default`` signature;
+- SavedModel folder: ``tf.saved_model.load`` and its ``serving_default`` signature, after checking
+  that its graph holds only ops the exporter writes (``serving.savedmodel_ops``; ``trust_savedmodel``
+  skips that check);
 - ``.tflite``: ``tf.lite.Interpreter`` (``threads`` threads, its default XNNPack CPU delegate); the
   files take one sequence (export/tflite.py), so a batch runs one sequence at a time, each from
   zeroed variable tensors (TFLite's fused LSTM op keeps its state there between calls).
@@ -20,6 +22,7 @@ import numpy as np
 
 from preprocessing.constants import NUM_FRAMES
 from serving.artifact import INPUT_NAME, OUTPUT_NAME, ArtifactError
+from serving.savedmodel_ops import check_savedmodel
 
 Predictor = Callable[[np.ndarray], np.ndarray]
 BACKENDS = ("onnxruntime", "keras", "savedmodel")  # always exported; the TFLite ones on request
@@ -60,7 +63,23 @@ def _onnx_predictor(path: Path, threads: int) -> Predictor:
     return lambda x: session.run([OUTPUT_NAME], {INPUT_NAME: np.asarray(x, dtype=np.float32)})[0]
 
 
+def check_keras_archive(path: Path) -> None:
+    """ArtifactError saying what is wrong when a ``.keras`` file is not a complete zip archive (Keras
+    itself reports a truncated one as "File not found")."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()
+    except (zipfile.BadZipFile, EOFError, OSError) as error:
+        problem = f"a damaged or truncated zip archive: {error}"
+        raise ArtifactError(f"{path}: not a complete .keras file ({problem})") from None
+    if damaged is not None:
+        raise ArtifactError(f"{path}: not a complete .keras file ({damaged} in it is damaged)")
+
+
 def _keras_predictor(path: Path) -> Predictor:
+    check_keras_archive(path)
     _quiet_tensorflow()
     import keras
     import tensorflow as tf
@@ -123,10 +142,13 @@ def _tflite_predictor(path: Path, threads: int) -> Predictor:
     return predict
 
 
-def load_predictor(artifact: str | Path, threads: int = 1) -> Predictor:
-    """A callable running ``artifact`` with the back-end its kind calls for (see the module docstring)."""
+def load_predictor(artifact: str | Path, threads: int = 1, trust_savedmodel: bool = False) -> Predictor:
+    """A callable running ``artifact`` with the back-end its kind calls for (see the module docstring);
+    ArtifactError naming the file and what is wrong with it when it cannot be loaded."""
     artifact = Path(artifact)
     backend = backend_of(artifact)
+    if backend == "savedmodel" and not trust_savedmodel:
+        check_savedmodel(artifact)
     try:
         if backend == "onnxruntime":
             return _onnx_predictor(artifact, threads)
@@ -134,6 +156,14 @@ def load_predictor(artifact: str | Path, threads: int = 1) -> Predictor:
             return _keras_predictor(artifact)
         if backend == "tflite":
             return _tflite_predictor(artifact, threads)
-        return _savedmodel_predictor(artifact)
+        return _savedmodel_predictor(artifact)  # checked above, before TensorFlow runs any of it
+    except ArtifactError:
+        raise
     except Exception as error:  # onnxruntime and TensorFlow raise their own types; name the file
-        raise ArtifactError(f"{artifact}: cannot be loaded with {backend} ({error})") from None
+        raise ArtifactError(f"{artifact}: cannot be loaded with {backend} ({one_line(error)})") from None
+
+
+def one_line(error: Exception) -> str:
+    """An exception's message on one line, at most 300 characters (TensorFlow's run to pages)."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= 300 else text[:297] + "..."

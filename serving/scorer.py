@@ -20,8 +20,9 @@ from preprocessing.constants import NUM_FRAMES
 from preprocessing.features import extract_pose, sequence_features, video_pose
 from preprocessing.files import NotWritableError, check_writable, is_pose_file
 from preprocessing.pose import PoseEstimator
-from preprocessing.video import VideoError
-from serving.artifact import check_artifact, feature_set_of, pose_settings_of
+from preprocessing.video import VideoError, decode_warning
+from serving.artifact import checked_artifact, feature_set_of, pose_settings_of
+from serving.published import repair
 from serving.results import ClipFailure, ClipResult
 from serving.runtime import backend_of, load_predictor
 
@@ -31,13 +32,14 @@ MIN_PERSON_FRAMES = NUM_FRAMES // 2  # a person in fewer sampled frames: the sco
 class Scorer:
     """An exported model with the pose settings it was trained on; scores videos one batch at a time."""
 
-    def __init__(self, artifact: str | Path, threads: int = 1) -> None:
+    def __init__(self, artifact: str | Path, threads: int = 1, trust_savedmodel: bool = False) -> None:
         self.artifact = Path(artifact)
-        self.metadata = check_artifact(self.artifact)
+        repair(self.artifact.parent)  # what a killed export left there, when the folder is free and writable
+        self.source, self.metadata = checked_artifact(self.artifact)  # one published set, resolved once
         self.backend = backend_of(self.artifact)
         self.settings = pose_settings_of(self.metadata, self.artifact)
         self.feature_set = feature_set_of(self.metadata)
-        self.predict = load_predictor(self.artifact, threads)
+        self.predict = load_predictor(self.source, threads, trust_savedmodel)
         self._estimator: PoseEstimator | None = None
 
     def features(self, video: str, cache_dir: str | Path | None) -> tuple[np.ndarray, ClipResult]:
@@ -61,12 +63,13 @@ class Scorer:
         with_person = int(sequence.detected.sum())
         if with_person == 0:
             raise VideoError(f"{video}: no person found in any of the {NUM_FRAMES} sampled frames")
-        warning = None
+        warnings = [decode_warning(video, sequence.total_frames)]  # a truncated file: refused or flagged
         if with_person < MIN_PERSON_FRAMES:
-            warning = (
+            warnings.append(
                 f"person in only {with_person} of {NUM_FRAMES} frames (fewer than "
                 f"{MIN_PERSON_FRAMES}): the score is unreliable"
             )
+        warning = "; ".join(warning for warning in warnings if warning) or None
         facts = ClipResult(video, with_person, NUM_FRAMES, distinct, sequence.total_frames, warning=warning, score=0.0)
         return sequence_features(sequence, self.feature_set), facts
 

@@ -13,8 +13,8 @@ from pathlib import Path
 from preprocessing.cache import PoseSequence
 from preprocessing.constants import NUM_FRAMES
 from preprocessing.pose import PoseEstimator, PoseSettings
-from preprocessing.video import VideoError
-from serving.reps import Rep, RepSegmenter, rep_sequence, segment
+from preprocessing.video import VideoError, decode_warning
+from serving.reps import Rep, RepSegmenter, check_segmentable, rep_sequence, segment
 from serving.results import RepResult, SetResult, SetSummary
 from serving.stream import Stream, video_stream
 
@@ -66,6 +66,8 @@ def score_session(
     sequence = stream.sequence
     if not sequence.detected.any():
         raise VideoError(f"{video}: no person found in any of the {len(sequence.detected)} frames read")
+    check_segmentable(sequence, video, stride)
+    warning = decode_warning(video, sequence.total_frames)  # the 16-frame path's check, on the whole stream
     reps, segmenter = segment(sequence, exercise, stream.fps, stride)
     results = rep_results(sequence, reps, stream.fps, score)
     result = SetResult(
@@ -76,5 +78,6 @@ def score_session(
         frames_read=len(sequence.detected),
         reps=results,
         summary=SetSummary.of(results),
+        warning=warning,
     )
     return ScoredSet(result, stream, segmenter)

@@ -100,6 +100,28 @@ def demo_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return data_dir
 
 
+@dataclass(frozen=True)
+class SquatExport:
+    """A random-init squat network's checkpoint and its real export (every back-end, published)."""
+
+    ckpt: Path
+    out_dir: Path
+
+
+@pytest.fixture(scope="session")
+def squat_export(demo_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> SquatExport:
+    """One export shared by the tests that only read it (those that change a set copy it first)."""
+    from checkpoint_files import random_checkpoint
+
+    from export.exporter import export_checkpoint
+
+    hparams = {"exercise": "squat", "data_dir": str(demo_data_dir)}
+    ckpt = random_checkpoint(tmp_path_factory.mktemp("ckpt") / "model.ckpt", hparams, seed=11)
+    out_dir = tmp_path_factory.mktemp("export")
+    export_checkpoint(ckpt, out_dir, log=lambda _: None)
+    return SquatExport(ckpt, out_dir)
+
+
 @pytest.fixture(scope="session")
 def squat_fit(demo_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> FitRun:
     """One short real fit of ``squat.yaml`` on the demo data."""

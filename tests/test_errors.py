@@ -26,7 +26,7 @@ EXPECTED = {  # the documented codes (README, "What happens when things go wrong
     "export.parity.ParityError": 6,
     "export.tflite.TFLiteConversionError": 6,
     "preprocessing.files.NotWritableError": 7,
-    "export.staging.PublishError": 7,
+    "preprocessing.locks.FolderBusyError": 7,
 }
 
 

@@ -4,12 +4,9 @@ Exports are shared module fixtures (TensorFlow import and a SavedModel write cos
 """
 
 import json
-import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -22,12 +19,13 @@ from export import keras_port, main
 from export.callback import ExportCallback
 from export.exporter import ExportError, ExportResult, artifact_names, export_checkpoint, load_checkpoint
 from export.parity import TOLERANCE, max_differences, parity_inputs, real_sequences, torch_predictor
-from export.staging import publish_all, staging_dir
 from lightning_module.backbone import SequenceScorer
 from lightning_module.checkpoints import CheckpointError
 from preprocessing.constants import FEATURE_DIMS, NUM_FRAMES, SCORE_SCALE
 from preprocessing.features import preprocessing_signature
+from serving import published
 from serving.artifact import artifact_digest, check_artifact, metadata_path, read_metadata
+from serving.published import CURRENT, VERSIONS, pointed
 from serving.runtime import BACKENDS, load_predictor
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,6 +38,11 @@ EXPECTED_FILES = {
     "squat_scorer.onnx",
     "squat_scorer_savedmodel",
 }
+
+
+def visible(out_dir: Path) -> dict[str, str]:
+    """Published name -> digest of what a reader finds there (hidden bookkeeping left out)."""
+    return {p.name: artifact_digest(p) for p in out_dir.iterdir() if not p.name.startswith(".")}
 
 
 def squat_checkpoint(path: Path, data_dir: Path, seed: int) -> Path:
@@ -80,7 +83,9 @@ def trained_export(trained_squat_ckpt: Path, demo_data_dir: Path, tmp_path_facto
 
 def test_random_init_export_writes_every_artifact_with_parity(random_export, random_ckpt, demo_data_dir) -> None:
     out_dir, result = random_export
-    assert {p.name for p in out_dir.iterdir()} == EXPECTED_FILES  # no staging folder left behind
+    assert set(visible(out_dir)) == EXPECTED_FILES
+    (version,) = (out_dir / VERSIONS).iterdir()  # no staging folder or dead version left behind
+    assert pointed(out_dir, CURRENT) == version and {p.name for p in version.iterdir()} == EXPECTED_FILES
     assert set(result.parity) == set(BACKENDS)
     for by_input in result.parity.values():
         assert set(by_input) == {"real x64", "real x1", "random x64", "random x1"}
@@ -172,7 +177,7 @@ def test_parity_failure_fails_export_and_keeps_previous_artifacts(
     """One corrupted ported weight (the output bias, +1e-3) must fail the export; out_dir stays as it was."""
     out_dir = tmp_path / "checkpoints"
     shutil.copytree(random_export[0], out_dir)
-    before = {p.name: artifact_digest(p) for p in out_dir.iterdir()}
+    before = visible(out_dir)
     real_weights = keras_port.keras_layer_weights
 
     def corrupted(model: SequenceScorer) -> dict[str, list[np.ndarray]]:
@@ -186,7 +191,7 @@ def test_parity_failure_fails_export_and_keeps_previous_artifacts(
     error = str(failure.value)
     assert "keras (tolerance 1e-05), savedmodel (tolerance 1e-05) differ(s) from torch" in error
     assert "onnxruntime" in error and "FAIL" in error and "left unchanged" in error
-    assert {p.name: artifact_digest(p) for p in out_dir.iterdir()} == before
+    assert visible(out_dir) == before
 
 
 def test_bad_checkpoints_fail_with_a_clear_message(tmp_path) -> None:
@@ -200,50 +205,32 @@ def test_bad_checkpoints_fail_with_a_clear_message(tmp_path) -> None:
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
-@contextmanager
-def unmovable(folder: Path) -> Iterator[None]:
-    """``folder`` cannot be renamed while inside: immutable (chattr +i) as root, read-only otherwise
-    (moving a folder to another parent needs write permission on it)."""
-    if os.geteuid() == 0:
-        if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
-            pytest.skip("running as root on a file system without chattr +i: cannot make a folder unmovable")
-        undo = ["chattr", "-i", str(folder)]
-    else:
-        folder.chmod(0o555)
-        undo = ["chmod", "755", str(folder)]
-    try:
-        yield
-    finally:
-        subprocess.run(undo, check=True)
-
-
-def test_export_is_all_or_nothing(random_export, demo_data_dir, tmp_path) -> None:
-    """The SavedModel folder cannot be moved: the ONNX and .keras files, published before it, are put
-    back, so the set (metadata included) is exactly the previous one, the scorer still accepts it, and
-    no staging or backup folder is left."""
+def test_an_interrupted_publication_leaves_the_previous_set(
+    random_export, demo_data_dir, tmp_path, monkeypatch
+) -> None:
+    """Ctrl-C at the switch of the pointer: the set is exactly the previous one, the scorer still
+    accepts it, and the dead version is removed by the next export (which publishes its own)."""
     out_dir = tmp_path / "checkpoints"
-    shutil.copytree(random_export[0], out_dir)
-    before = {p.name: artifact_digest(p) for p in out_dir.iterdir()}
+    shutil.copytree(random_export[0], out_dir, symlinks=True)
+    before = visible(out_dir)
     other_ckpt = squat_checkpoint(tmp_path / "other.ckpt", demo_data_dir, seed=11)
-    with unmovable(out_dir / "squat_scorer_savedmodel"):
-        with pytest.raises(ExportError, match=f"export failed, {out_dir} left unchanged: .*squat_scorer_savedmodel"):
-            main(["--ckpt_path", str(other_ckpt), "--out_dir", str(out_dir)])
-    assert {p.name: artifact_digest(p) for p in out_dir.iterdir()} == before  # nothing replaced, no debris
+    real_point = published._point
+
+    def interrupted(link: Path, target: str) -> None:
+        if link.name == CURRENT:
+            raise KeyboardInterrupt
+        real_point(link, target)
+
+    monkeypatch.setattr(published, "_point", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        main(["--ckpt_path", str(other_ckpt), "--out_dir", str(out_dir)])
+    assert visible(out_dir) == before
     for artifact in ("squat_scorer.onnx", "squat_scorer.keras", "squat_scorer_savedmodel", "model.keras"):
         check_artifact(out_dir / artifact)
-
-
-def test_a_removal_is_undone_with_the_rest(tmp_path) -> None:
-    """``publish_all`` removes ``removed`` first; when a later move fails, the removed file is put back."""
-    out_dir = tmp_path / "out"
-    (out_dir / "stuck").mkdir(parents=True)
-    (out_dir / "stale.tflite").write_text("earlier export")
-    with staging_dir(out_dir) as stage:
-        (stage / "stuck").mkdir()
-        with unmovable(out_dir / "stuck"), pytest.raises(OSError):
-            publish_all([(stage / "stuck", out_dir / "stuck")], stage, [out_dir / "stale.tflite"])
-    assert (out_dir / "stale.tflite").read_text() == "earlier export"
-    assert sorted(p.name for p in out_dir.iterdir()) == ["stale.tflite", "stuck"]
+    monkeypatch.setattr(published, "_point", real_point)
+    assert main(["--ckpt_path", str(other_ckpt), "--out_dir", str(out_dir)]) == 0
+    assert visible(out_dir)["squat_scorer.onnx"] != before["squat_scorer.onnx"]
+    assert len(list((out_dir / VERSIONS).iterdir())) == 2  # the new set and the one before it
 
 
 def test_cli_dispatches_export(capsys) -> None:

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 from checkpoint_files import random_checkpoint
-from conftest import carphone_video, write_clip
+from conftest import SquatExport, carphone_video, write_clip
 
 from export.exporter import export_checkpoint, load_checkpoint
 from export.parity import torch_predictor
@@ -60,17 +60,14 @@ def load_script_module():
 
 
 @pytest.fixture(scope="module")
-def squat_ckpt(tmp_path_factory: pytest.TempPathFactory, demo_data_dir: Path) -> Path:
+def squat_ckpt(squat_export: SquatExport) -> Path:
     """A random-init squat model's checkpoint (ScoreRegressor layout, default pose settings)."""
-    ckpt = tmp_path_factory.mktemp("ckpt") / "model.ckpt"
-    return random_checkpoint(ckpt, {"exercise": "squat", "data_dir": str(demo_data_dir)}, seed=11)
+    return squat_export.ckpt
 
 
 @pytest.fixture(scope="module")
-def export_dir(squat_ckpt: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out_dir = tmp_path_factory.mktemp("export")
-    export_checkpoint(squat_ckpt, out_dir, log=lambda _: None)
-    return out_dir
+def export_dir(squat_export: SquatExport) -> Path:
+    return squat_export.out_dir
 
 
 @pytest.fixture(scope="module")
