@@ -11,9 +11,11 @@ earlier export's copy is removed with the same publication, so no file in the fo
 """
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+import numpy as np
 
 from datamodules.exercise import pose_settings
 from export.keras_port import write_keras
@@ -134,24 +136,15 @@ def export_checkpoint(
     data_dir = data_dir or existing_dir(trained.datamodule_hparams.get("data_dir"))
     cache_dir = existing_dir(trained.datamodule_hparams.get("cache_dir"))
     out_dir = Path(out_dir)
+    tflite = trained.model.architecture.backbone != "bilstm" if tflite is None else tflite
     with folder_lock(out_dir, command_line()), new_version(out_dir) as stage:
-        tflite = trained.model.architecture.backbone != "bilstm" if tflite is None else tflite
         staged = write_artifacts(trained.model, stage, exercise, tflite)
         names = artifact_names(exercise, tflite)
-        backends = {backend: load_predictor(stage / name) for backend, name in names.items()}
         feature_set = trained.datamodule_hparams.get("feature_set", "original")
         inputs = parity_inputs(data_dir, cache_dir, width=trained.model.input_size, feature_set=feature_set)
-        differences, report, left_out = check_parity(
-            trained.model, backends, inputs, tolerances=QUANTIZED_TOLERANCES, optional=OPTIONAL_BACKENDS
-        )
-        log(report)
+        differences, left_out = gate_parity(trained.model, stage, names, inputs, log)
         for backend in left_out:
             staged.pop(names[backend]).unlink()  # not published; an earlier export's copy goes too
-            log(
-                f"export: {names[backend]} left out: it moves this model's output by up to "
-                f"{max(differences[backend].values()):.1e}, more than its {QUANTIZED_TOLERANCES[backend]:.0e}; "
-                "every other artifact is within its tolerance"
-            )
         metadata = build_metadata(
             exercise=exercise,
             preprocessing=preprocessing_signature(pose_settings(trained.datamodule_hparams), feature_set),
@@ -173,6 +166,30 @@ def export_checkpoint(
             staged[path.name] = path
         publish(out_dir, stage, removed=[names[backend] for backend in left_out])
     return ExportResult({name: out_dir / name for name in staged}, differences)
+
+
+def gate_parity(
+    model: SequenceScorer,
+    stage: Path,
+    names: dict[str, str],
+    inputs: Mapping[str, np.ndarray],
+    log: Callable[[str], object],
+) -> tuple[dict[str, dict[str, float]], list[str]]:
+    """Every staged model reloaded through its runtime and run against torch on ``inputs``: the
+    differences, and the optional back-ends left out for missing their tolerance (logged); ParityError
+    when any other misses its tolerance."""
+    backends = {backend: load_predictor(stage / name) for backend, name in names.items()}
+    differences, report, left_out = check_parity(
+        model, backends, inputs, tolerances=QUANTIZED_TOLERANCES, optional=OPTIONAL_BACKENDS
+    )
+    log(report)
+    for backend in left_out:
+        log(
+            f"export: {names[backend]} left out: it moves this model's output by up to "
+            f"{max(differences[backend].values()):.1e}, more than its {QUANTIZED_TOLERANCES[backend]:.0e}; "
+            "every other artifact is within its tolerance"
+        )
+    return differences, left_out
 
 
 def export(
