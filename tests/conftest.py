@@ -6,6 +6,7 @@ configs' relative ``checkpoints/``, ``lightning_logs/`` and cache paths land the
 """
 
 import importlib.util
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +18,10 @@ import pytest
 if TYPE_CHECKING:
     from lightning_module.callbacks import FitSummary
     from lightning_module.cli import FormscoreCLI
+
+# One intra-op thread for torch (and OpenMP) in the tests and the processes they start: on this 2-core
+# machine a demo fit runs twice as fast with 1 thread as with 2 (6 epochs: 20 s against 42 s, idle).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = [

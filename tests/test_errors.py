@@ -6,6 +6,7 @@ its traceback).
 """
 
 import importlib
+import os
 import pkgutil
 import sys
 
@@ -47,7 +48,7 @@ def project_error_classes() -> dict[str, type[FormscoreError]]:
 
 def run(error: BaseException, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:
     monkeypatch.setattr(sys, "argv", ["cli.py"])
-    monkeypatch.delenv(DEBUG_ENV, raising=False)
+    monkeypatch.setenv(DEBUG_ENV, "0")  # not debugging; recorded, so the original state comes back after
 
     def command(_: object) -> None:
         raise error
@@ -85,7 +86,7 @@ def test_debug_lets_the_traceback_through(capsys: pytest.CaptureFixture, monkeyp
     from lightning_module.checkpoints import CheckpointError
 
     monkeypatch.setattr(sys, "argv", ["cli.py", "export", "--debug"])
-    monkeypatch.delenv(DEBUG_ENV, raising=False)
+    monkeypatch.setenv(DEBUG_ENV, "0")  # --debug sets it to 1 for child processes; restored after the test
 
     def command(_: object) -> None:
         assert sys.argv == ["cli.py", "export"], "--debug is taken out of the arguments"
@@ -93,3 +94,4 @@ def test_debug_lets_the_traceback_through(capsys: pytest.CaptureFixture, monkeyp
 
     with pytest.raises(CheckpointError):
         run_command(command)
+    assert os.environ[DEBUG_ENV] == "1", "child processes debug too"

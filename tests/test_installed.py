@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 
 import pytest
@@ -22,13 +21,19 @@ pytestmark = pytest.mark.smoke
 EXPECT_INSTALLED = "FORMSCORE_EXPECT_INSTALLED"  # set by .ci/run's 3.12 stage
 
 
-def installed_copy() -> bool:
-    """Whether formscore is installed as a copy (not an editable link to a checkout)."""
-    try:
-        direct_url = distribution("formscore").read_text("direct_url.json")
-    except PackageNotFoundError:
-        return False
-    return not (direct_url and json.loads(direct_url).get("dir_info", {}).get("editable"))
+def installed_code(cwd: Path) -> Path:
+    """Where this environment's Python imports formscore's code from, outside the checkout."""
+    located = subprocess.run(
+        [sys.executable, "-c", "import serving, lightning_module.cli as c; print(serving.__file__, c.BASE_CONFIG)"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert located.returncode == 0, located.stderr
+    serving_file, base_config = located.stdout.split()
+    assert Path(base_config).is_file(), f"{base_config}: the base config is not installed beside the code"
+    return Path(serving_file)
 
 
 def formscore(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -37,21 +42,12 @@ def formscore(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def test_the_installed_package_fits_extracts_and_scores_outside_the_checkout(tmp_path: Path) -> None:
-    if not installed_copy():
+    if installed_code(tmp_path).is_relative_to(REPO):  # an editable install: the checkout itself
         if os.environ.get(EXPECT_INSTALLED):  # CI's 3.12 stage: a skip there would hide a broken install
-            pytest.fail("formscore is not installed as a copy, but EXPECT_INSTALLED is set")
-        pytest.skip("formscore is not installed as a copy (editable or absent)")
+            pytest.fail(f"formscore is not installed as a copy, but {EXPECT_INSTALLED} is set")
+        pytest.skip("formscore is an editable install (the checkout itself), not a copy")
     where = formscore("export", "--help", cwd=tmp_path)
     assert where.returncode == 0, where.stderr
-    located = subprocess.run(
-        [sys.executable, "-c", "import serving, lightning_module.cli as c; print(serving.__file__, c.BASE_CONFIG)"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    serving_file, base_config = located.stdout.split()
-    assert not Path(serving_file).is_relative_to(REPO) and Path(base_config).is_file(), located.stdout
 
     demo = formscore("demo", "--exercises", "squat", "--train_subjects", "6", "--test_subjects", "2", cwd=tmp_path)
     assert demo.returncode == 0, demo.stderr
