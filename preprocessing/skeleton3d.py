@@ -200,8 +200,8 @@ def markers_to_landmarks(markers: np.ndarray, missing: np.ndarray) -> tuple[np.n
         landmarks[:, landmark] += SHOULDER_DOWN_MM * trunk_down
         visible[:, landmark] &= measured(*TRUNK)
     head = _frame_axes(point("LFHD", "RFHD"), point("LBHD", "RBHD"), point("LFHD"), point("RFHD"))
-    for landmark, offset in FACE_OFFSETS_MM.items():
-        landmarks[:, landmark] = point("LFHD", "RFHD") + np.einsum("k,tkd->td", np.asarray(offset), head)
+    for landmark, face_offset in FACE_OFFSETS_MM.items():
+        landmarks[:, landmark] = point("LFHD", "RFHD") + np.einsum("k,tkd->td", np.asarray(face_offset), head)
         visible[:, landmark] = measured(*HEAD)
     return landmarks, visible
 
