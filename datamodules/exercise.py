@@ -3,7 +3,9 @@
 Data layout (original project): ``<data_dir>/<exercise>_scores.csv`` lists videos (or pre-extracted
 ``*.pose.npz`` pose files) in ``<train folder>/`` and ``<test folder>/`` (see EXERCISES). Or any CSV
 (``csv``, e.g. a data set's manifest) listing videos relative to its own folder, with a ``score`` or a
-``label`` and optionally ``split``. Validation rows are carved from the train rows by a seeded split,
+``label`` and optionally ``split``. A listed 3D skeleton file (preprocessing/skeleton3d.py) is one row per
+fixed virtual camera view (``views``), and training can see it through a random camera per sample
+(``view_augmentation``). Validation rows are carved from the train rows by a seeded split,
 grouped by ``subject`` / ``group`` when the CSV has one; ``fold`` / ``folds`` hold out one grouped
 cross-validation fold as the test split. ``extra_train_csv`` adds the train rows of another scored
 CSV (e.g. the embedded demo data's labelled form faults) to every training epoch, never to a
