@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from conftest import REPO, run_in
 
 from datamodules.exercise import ExerciseDataModule, SequenceDataset
@@ -256,6 +257,26 @@ def test_a_manifest_is_read_as_it_is_one_row_per_view_and_other_exercises_left_o
     assert from_file and np.allclose(side.landmarks, data.sequences[test["video"].iloc[2]].landmarks)
     with pytest.raises(DataValidationError, match="unknown view 'top'"):
         video_pose(f"{tmp_path / 'c.txt.gz'}#top")
+
+
+@pytest.mark.parametrize("exercise", ["squat", "lunge"])
+def test_mocap_recipe_layers_on_the_exercise_config_whose_defaults_stay(
+    exercise: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    printed = []
+    for recipe in ([], ["--config", str(REPO / "mocap.yaml")]):
+        with pytest.raises(SystemExit):
+            run_in(["fit", "--config", str(REPO / f"{exercise}.yaml"), *recipe, "--print_config"], tmp_path)
+        printed.append(yaml.safe_load(capsys.readouterr().out))
+    plain, mocap = printed
+    assert plain["data"]["view_augmentation"] is None and plain["data"]["feature_set"] == "original"
+    assert plain["model"]["backbone"] == "bilstm" and plain["data"]["views"] is None
+    assert mocap["data"]["exercise"] == exercise and mocap["data"]["view_augmentation"]["yaw_deg"] == 90.0
+    assert (mocap["model"]["backbone"], mocap["data"]["feature_set"], mocap["data"]["val_fraction"]) == (
+        "tcn",
+        "kinematic",
+        0.0,
+    )
 
 
 @pytest.mark.slow
