@@ -128,7 +128,21 @@ FEATURE_SETS = {
         lambda s: kinematic_features(s.landmarks, s.detected, s.aspect), KINEMATIC_DIMS, ", ".join(KINEMATIC_NAMES)
     ),
 }
-FeatureSetName = Literal["original", "kinematic"]
+
+
+def combined_features(sequence: PoseSequence) -> np.ndarray:
+    """``kinematic`` without its validity flag, then ``original`` (which ends with the flag)."""
+    return np.concatenate(
+        [FEATURE_SETS["kinematic"].compute(sequence)[:, :-1], FEATURE_SETS["original"].compute(sequence)], axis=1
+    )
+
+
+FEATURE_SETS["combined"] = FeatureSet(
+    combined_features,
+    KINEMATIC_DIMS - 1 + FEATURE_DIMS,
+    f"{', '.join(KINEMATIC_NAMES[:-1])}, then {FEATURE_LAYOUT}",
+)
+FeatureSetName = Literal["original", "kinematic", "combined"]
 
 
 def feature_set(name: str) -> FeatureSet:

@@ -17,7 +17,7 @@ from datamodules.exercise import ExerciseDataModule, SequenceDataset
 from preprocessing.augment import AugmentationConfig, augment
 from preprocessing.constants import MIN_VISIBLE_LANDMARKS, NUM_FRAMES
 from preprocessing.dataset import DataValidationError
-from preprocessing.features import sequence_features, video_pose
+from preprocessing.features import feature_dims, sequence_features, video_pose
 from preprocessing.landmarks import ANKLE, KNEE, MIRROR_PERMUTATION, SHOULDER, Landmark
 from preprocessing.skeleton3d import PLUG_IN_GAIT, Skeleton3D, facing, load_skeleton, save_skeleton
 from preprocessing.virtual_camera import VIEWS, Camera, RandomView, ViewAugmentation, render
@@ -145,10 +145,14 @@ def test_view_augmentation_and_mirror_keep_shapes_and_the_validity_flag(tmp_path
     config = AugmentationConfig(mirror=1.0, temporal=True)
     sample = augment(first, config, rng)
     assert sample.landmarks.shape == (NUM_FRAMES, 33, 4)
-    for name in ("original", "kinematic"):
+    for name in ("original", "kinematic", "combined"):
         features = sequence_features(sample, name)
+        assert features.shape[1] == feature_dims(name)
         assert features.shape[0] == NUM_FRAMES and np.isfinite(features).all()
         np.testing.assert_array_equal(features[:, -1] > 0, sample.detected)
+    combined = sequence_features(sample, "combined")
+    np.testing.assert_array_equal(combined[:, -133:], sequence_features(sample, "original"))
+    np.testing.assert_array_equal(combined[:, :35], sequence_features(sample, "kinematic")[:, :-1])
     plain = augment(first, AugmentationConfig(temporal=True), np.random.default_rng(5))
     mirrored = augment(first, config, np.random.default_rng(5))
     flipped = np.where(plain.detected[:, None], 1 - plain.landmarks[..., 0], 0)
