@@ -168,7 +168,9 @@ def run_fold(
 def view_metrics(oof: pd.DataFrame, threshold: float | None) -> pd.DataFrame:
     """Per (split seed, fold, view, model) metrics of the held-out rows seen from each fixed view
     (skeleton data; empty when no row has a view)."""
-    viewed = oof[oof["view"] != ""] if "view" in oof.columns else oof.iloc[:0]
+    if "view" not in oof.columns:
+        return pd.DataFrame()
+    viewed = oof[oof["view"].fillna("") != ""]
     records = []
     for (seed, fold, view), rows in viewed.groupby(["split_seed", "fold", "view"], sort=False):
         for model in MODELS:
