@@ -3,7 +3,9 @@
 Data layout (original project): ``<data_dir>/<exercise>_scores.csv`` lists videos (or pre-extracted
 ``*.pose.npz`` pose files) in ``<train folder>/`` and ``<test folder>/`` (see EXERCISES). Or any CSV
 (``csv``, e.g. a data set's manifest) listing videos relative to its own folder, with a ``score`` or a
-``label`` and optionally ``split``. Validation rows are carved from the train rows by a seeded split,
+``label`` and optionally ``split``. A listed 3D skeleton file (preprocessing/skeleton3d.py) is one row per
+fixed virtual camera view (``views``), and training can see it through a random camera per sample
+(``view_augmentation``). Validation rows are carved from the train rows by a seeded split,
 grouped by ``subject`` / ``group`` when the CSV has one; ``fold`` / ``folds`` hold out one grouped
 cross-validation fold as the test split. ``extra_train_csv`` adds the train rows of another scored
 CSV (e.g. the embedded demo data's labelled form faults) to every training epoch, never to a
@@ -26,7 +28,14 @@ from torch.utils.data import DataLoader, Dataset
 
 from preprocessing.augment import AugmentationConfig, augment
 from preprocessing.cache import CorruptEntryError, PoseSequence
-from preprocessing.constants import DEFAULT_CACHE_DIR, POSE_FILE_SUFFIX, SCORE_SCALE, VIDEO_EXTENSIONS
+from preprocessing.constants import (
+    DEFAULT_CACHE_DIR,
+    NUM_FRAMES,
+    POSE_FILE_SUFFIX,
+    SCORE_SCALE,
+    TRACK_FRAMES,
+    VIDEO_EXTENSIONS,
+)
 from preprocessing.dataset import (
     DataValidationError,
     Policy,
@@ -43,10 +52,12 @@ from preprocessing.features import (
     video_pose,
     video_track,
 )
-from preprocessing.files import files_in, is_input_name, is_pose_file
+from preprocessing.files import files_in, is_input_name, is_skeleton_file, is_video_name
 from preprocessing.pose import PoseSettings
 from preprocessing.registry import EXERCISES
+from preprocessing.skeleton3d import load_skeleton
 from preprocessing.video import VideoError
+from preprocessing.virtual_camera import VIEWS, RandomView, ViewAugmentation, expand_views, split_view
 
 
 class SequenceDataset(Dataset):
@@ -67,14 +78,19 @@ class SequenceDataset(Dataset):
 
 
 class AugmentedDataset(Dataset):
-    """Training samples drawn afresh at each access: ``augment`` of a pose track, then its features.
+    """Training samples drawn afresh at each access: ``augment`` of a pose track (a ``RandomView`` is
+    first rendered through a random camera), then its features.
 
     Each item's generator is seeded from torch's global generator (seeded by ``seed_everything``, and
     per DataLoader worker), so runs are reproducible and workers do not repeat each other.
     """
 
     def __init__(
-        self, tracks: list[PoseSequence], targets: torch.Tensor, feature_set: str, config: AugmentationConfig
+        self,
+        tracks: list[PoseSequence | RandomView],
+        targets: torch.Tensor,
+        feature_set: str,
+        config: AugmentationConfig,
     ) -> None:
         self.tracks, self.targets, self.feature_set, self.config = tracks, targets, feature_set, config
 
@@ -83,7 +99,8 @@ class AugmentedDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         rng = np.random.default_rng(int(torch.randint(2**62, (1,))))
-        sample = augment(self.tracks[index], self.config, rng)
+        track = self.tracks[index]
+        sample = augment(track.draw(rng) if isinstance(track, RandomView) else track, self.config, rng)
         return {
             "x": torch.from_numpy(sequence_features(sample, self.feature_set)),
             "y": self.targets[index],
@@ -211,7 +228,8 @@ class ExerciseDataModule(LightningDataModule):
         label_scores: label -> score for a CSV with ``label`` instead of ``score`` (lower-case keys;
             default correct / 1 -> 90, incorrect / 0 -> 20).
         feature_set: "original" (the seed's (16, 133) normalised landmarks) or "kinematic" (view-robust
-            angles, bone directions and velocities; see preprocessing/kinematics.py).
+            angles, bone directions and velocities; see preprocessing/kinematics.py), or "combined" (both,
+            one validity flag).
         augmentation: training-split augmentation of the raw poses (None: off, the seed's behaviour).
         folds, fold: grouped cross-validation; with ``fold`` set, the train rows of that fold are the
             other folds' rows and the test split is fold ``fold`` (see ``grouped_folds``).
@@ -220,6 +238,11 @@ class ExerciseDataModule(LightningDataModule):
             column, else every row) join each training epoch, with the same features and augmentation;
             never validated, tested or cross-validated; rows the main CSV also lists are left out.
         extra_train_ratio: extra samples per train row and epoch, drawn at random from those rows.
+        views: the fixed virtual camera views (preprocessing/virtual_camera.py: front, oblique, side) a
+            3D skeleton file listed in the CSV is seen from: one row per view (``<file>#<view>``) in
+            every split; None: all of them.
+        view_augmentation: training samples of skeleton files seen through a random camera each
+            (``yaw_deg`` > 0; None: off, the rows' fixed views).
     """
 
     def __init__(
@@ -243,6 +266,8 @@ class ExerciseDataModule(LightningDataModule):
         fold: int | None = None,
         extra_train_csv: str | None = None,
         extra_train_ratio: float = 1.0,
+        views: list[str] | None = None,
+        view_augmentation: ViewAugmentation | None = None,
     ) -> None:
         super().__init__()
         if exercise not in EXERCISES:
@@ -254,8 +279,10 @@ class ExerciseDataModule(LightningDataModule):
         if extra_train_ratio < 0:
             raise ValueError(f"extra_train_ratio must be at least 0, not {extra_train_ratio}")
         feature_dims(feature_set)  # an unknown name fails here
-        self.save_hyperparameters(ignore=["augmentation", "pose"])
+        self.save_hyperparameters(ignore=["augmentation", "pose", "view_augmentation"])
         self.augmentation = augmentation or AugmentationConfig()
+        self.view_augmentation = view_augmentation or ViewAugmentation()
+        self.hparams["view_augmentation"] = dataclasses.asdict(self.view_augmentation)
         self.pose_settings = pose
         # plain values: checkpoints load safely (weights_only)
         self.hparams["augmentation"] = dataclasses.asdict(self.augmentation)
@@ -281,8 +308,9 @@ class ExerciseDataModule(LightningDataModule):
         return self._scores
 
     def read_scores(self, path: Path, base: str | Path, split_by_folder: bool) -> pd.DataFrame:
-        """``load_scores`` of a CSV with this module's exercise, label scores and bad-video policy."""
-        return load_scores(
+        """``load_scores`` of a CSV with this module's exercise, label scores and bad-video policy; a
+        skeleton file's row once per view (``expand_views``)."""
+        rows = load_scores(
             path,
             base,
             self.hparams["bad_video_policy"],
@@ -290,6 +318,7 @@ class ExerciseDataModule(LightningDataModule):
             self.hparams["label_scores"],
             split_by_folder=split_by_folder,
         )
+        return expand_views(rows, self.hparams.get("views") or list(VIEWS))
 
     @property
     def extra_csv_path(self) -> Path | None:
@@ -320,7 +349,7 @@ class ExerciseDataModule(LightningDataModule):
             videos = self.predict_videos()
         else:
             videos = [*self.scores()["video"], *self.extra_scores()["video"]]
-        real_videos = [video for video in videos if not is_pose_file(video)]
+        real_videos = [video for video in videos if is_video_name(video)]
         if real_videos:
             extract_to_cache(
                 [Path(video) for video in real_videos],
@@ -356,7 +385,7 @@ class ExerciseDataModule(LightningDataModule):
                 self.set_split("val", val)
             else:
                 train = usable.reset_index(drop=True)
-            self.set_split("train", train, augment=self.augmentation.active)
+            self.set_split("train", train, augment=self.augmentation.active or self.view_augmentation.active)
         if stage == "test":
             self.set_split("test", self.usable(table[table["split"] == "test"], self.csv_path, "test"))
 
@@ -370,7 +399,7 @@ class ExerciseDataModule(LightningDataModule):
             try:
                 if video not in self.sequences:  # each pose is read once per data module
                     self.sequences[video] = video_pose(video, self.pose_settings, self.hparams["cache_dir"])[0]
-            except (VideoError, CorruptEntryError) as error:
+            except (VideoError, CorruptEntryError, DataValidationError) as error:
                 problems[video] = str(error)
         table = drop_problems(table, problems, source, self.hparams["bad_video_policy"])
         detected = {video: bool(self.sequences[video].detected.any()) for video in table["video"]}
@@ -405,11 +434,8 @@ class ExerciseDataModule(LightningDataModule):
         (denser tracks with temporal augmentation)."""
         targets = torch.tensor(table["score"].to_numpy() / SCORE_SCALE, dtype=torch.float32) if with_targets else None
         if augment and targets is not None:
-            tracks = (
-                [self.track(video) for video in table["video"]]
-                if self.augmentation.temporal
-                else list(table["sequence"])
-            )
+            pairs = zip(table["video"], table["sequence"], strict=True)
+            tracks = [self.track(video, sequence) for video, sequence in pairs]
             return AugmentedDataset(tracks, targets, self.hparams["feature_set"], self.augmentation)
         name = self.hparams["feature_set"]
         features = torch.from_numpy(np.stack([sequence_features(sequence, name) for sequence in table["sequence"]]))
@@ -419,9 +445,16 @@ class ExerciseDataModule(LightningDataModule):
         """Rows ``index`` (the items' ``index``) of the split's table: ``video``, ``score``, ..."""
         return self.tables[split].iloc[index]
 
-    def track(self, video: str) -> PoseSequence:
-        """The denser cached pose track of a video (extracted on first use)."""
-        return video_track(video, self.pose_settings, self.hparams["cache_dir"])[0]
+    def track(self, video: str, sequence: PoseSequence) -> PoseSequence | RandomView:
+        """What a training sample of a row is drawn from: a skeleton file behind a random camera (view
+        augmentation), else the denser cached pose track (temporal augmentation, extracted on first
+        use), else the row's ``sequence``."""
+        num = TRACK_FRAMES if self.augmentation.temporal else NUM_FRAMES
+        if self.view_augmentation.active and is_skeleton_file(video):
+            return RandomView(load_skeleton(split_view(video)[0]), self.view_augmentation, num)
+        if self.augmentation.temporal:
+            return video_track(video, self.pose_settings, self.hparams["cache_dir"])[0]
+        return sequence
 
     def dataloader(self, split: str, shuffle: bool = False) -> DataLoader:
         if split not in self.datasets:

@@ -8,7 +8,8 @@ sd over the frames) of the kinematic features. The figures are the per-fold mean
 
 With a few dozen groups, which groups share a fold moves the figures as much as any modelling
 choice; ``--repeats R`` runs R fold splits (split seeds seed, seed + 1, ...) and reports the mean and
-sd over all R x folds held-out folds, and each split's mean.
+sd over all R x folds held-out folds, and each split's mean. Rows of 3D skeleton files are seen from
+several fixed virtual camera views (``view`` column): the figures are then also given per view.
 """
 
 import argparse
@@ -154,7 +155,7 @@ def run_fold(
     fold_data = FoldData(
         train, held_out, [data.sequences[v] for v in train["video"]], [data.sequences[v] for v in held_out["video"]]
     )
-    rows = held_out[[c for c in ("video", "group", "label", "score") if c in held_out.columns]].copy()
+    rows = held_out[[c for c in ("video", "view", "group", "label", "score") if c in held_out.columns]].copy()
     rows.insert(0, "fold", fold)
     rows.insert(0, "split_seed", data.hparams.seed)
     rows["model"] = predict(cli, best)
@@ -162,6 +163,28 @@ def run_fold(
         rows[name] = values
     everything = data.scores()
     return rows, midpoint(everything["score"]) if "label" in everything.columns else None
+
+
+def view_metrics(oof: pd.DataFrame, threshold: float | None) -> pd.DataFrame:
+    """Per (split seed, fold, view, model) metrics of the held-out rows seen from each fixed view
+    (skeleton data; empty when no row has a view)."""
+    if "view" not in oof.columns:
+        return pd.DataFrame()
+    viewed = oof[oof["view"].fillna("") != ""]
+    records = []
+    for (seed, fold, view), rows in viewed.groupby(["split_seed", "fold", "view"], sort=False):
+        for model in MODELS:
+            metrics = fold_metrics(rows["score"].to_numpy(), rows[model].to_numpy(), threshold)
+            records.append({"split_seed": seed, "fold": fold, "view": view, "model": model, **metrics})
+    return pd.DataFrame(records)
+
+
+def summarise_views(per_view: pd.DataFrame) -> pd.DataFrame:
+    """Mean and sd over folds of each (view, model): rows (view, model), columns ``<metric>_mean/_sd``."""
+    grouped = per_view.drop(columns=["split_seed", "fold"]).groupby(["view", "model"], sort=False)
+    table = pd.concat({"mean": grouped.mean(), "sd": grouped.std(ddof=1)}, axis=1)
+    table.columns = [f"{metric}_{stat}" for stat, metric in table.columns]
+    return table
 
 
 def cross_validate(
@@ -174,8 +197,9 @@ def cross_validate(
 ) -> pd.DataFrame:
     """Every fold of ``repeats`` fold splits in turn (see ``run_fold``; split r > 0 is seeded with the
     first split's seed + r, its folds under ``run/seed-<seed>``); writes ``oof_predictions.csv``,
-    ``folds.csv``, ``summary.csv`` / ``summary.json`` and ``cv.png`` into ``run``; returns the summary
-    table (mean and sd over every held-out fold of every split)."""
+    ``folds.csv``, ``summary.csv`` / ``summary.json`` and ``cv.png`` into ``run`` (with views also
+    ``folds_by_view.csv`` and ``summary_by_view.csv``, logged); returns the summary table (mean and sd
+    over every held-out fold of every split)."""
     run.mkdir(parents=True, exist_ok=True)
     oof_parts, per_fold = [], []
     first_seed = 0  # the configuration's split seed, read from the first fold
@@ -212,6 +236,14 @@ def cross_validate(
             for seed in by_split.index.get_level_values(0).unique()
         },
     }
+    per_view = view_metrics(oof, threshold)
+    if not per_view.empty:
+        by_view = summarise_views(per_view)
+        details["by_view"] = {f"{view}/{model}": values.to_dict() for (view, model), values in by_view.iterrows()}
+        write_csv(per_view, run / "folds_by_view.csv")
+        with atomic_output(run / "summary_by_view.csv") as temp:
+            by_view.to_csv(temp)
+        log("cv: per view\n" + by_view.to_string(float_format=lambda v: f"{v:.3f}"))
     write_csv(oof, run / "oof_predictions.csv")
     write_csv(folds_table, run / "folds.csv")
     with atomic_output(run / "summary.csv") as temp:

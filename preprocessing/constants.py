@@ -11,6 +11,7 @@ MIN_VISIBLE_LANDMARKS = 2
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 POSE_FILE_SUFFIX = ".pose.npz"  # pre-extracted pose sequences (demo data), read like cache entries
+SKELETON_SUFFIXES = (".txt.gz", ".skeleton.npz")  # 3D skeletons: UI-PRMD Vicon, generic (preprocessing/skeleton3d.py)
 
 DEFAULT_CACHE_DIR = "checkpoints/keypoints_cache"
 DEFAULT_MODEL_DIR = "checkpoints"  # exported models; every command resolves these against the working directory

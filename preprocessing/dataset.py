@@ -18,15 +18,17 @@ import pandas as pd
 
 from preprocessing.cache import CorruptEntryError, load_pose
 from preprocessing.constants import SCORE_SCALE
-from preprocessing.errors import DataError
-from preprocessing.files import is_input_name, is_pose_file
+from preprocessing.errors import DataValidationError
+from preprocessing.files import is_input_name, is_pose_file, is_skeleton_file
 from preprocessing.registry import EXERCISES
+from preprocessing.skeleton3d import load_skeleton
 from preprocessing.video import VideoError, opened_video
 
 Policy = Literal["fail", "skip"]
 logger = logging.getLogger(__name__)
 
 REQUIRED_COLUMNS = ("video",)
+PATH_ALIASES = ("file",)  # taken as ``video`` when a CSV has no ``video`` column (a manifest's ``file``)
 TARGET_COLUMNS = ("score", "label")  # at least one; a score wins over a label
 GROUP_COLUMNS = ("subject", "group")  # the first present groups rows (no group on both sides of a split)
 DEFAULT_LABEL_SCORES = {"correct": 90.0, "incorrect": 20.0, "1": 90.0, "0": 20.0}
@@ -34,10 +36,6 @@ FIRST_DATA_LINE = 2  # line number of the first data row (after the header)
 
 Issue = tuple[int, str]  # (CSV line number, problem)
 SPLITS = ("train", "test")
-
-
-class DataValidationError(DataError, ValueError):
-    """Bad score CSV or bad video; the message names the file (and the CSV row when there is one)."""
 
 
 def layout_exercise(csv_path: str | Path) -> str | None:
@@ -64,6 +62,9 @@ def read_csv(csv_path: Path) -> pd.DataFrame:
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise DataValidationError(f"{csv_path}: not a readable CSV file ({error})") from None
     frame.columns = [str(column).strip() for column in frame.columns]
+    alias = next((name for name in PATH_ALIASES if name in frame.columns), None)
+    if "video" not in frame.columns and alias is not None:
+        frame = frame.rename(columns={alias: "video"})
     missing = [column for column in REQUIRED_COLUMNS if column not in frame.columns]
     if not any(column in frame.columns for column in TARGET_COLUMNS):
         missing.append(" or ".join(TARGET_COLUMNS))
@@ -74,6 +75,19 @@ def read_csv(csv_path: Path) -> pd.DataFrame:
     frame.index = pd.RangeIndex(FIRST_DATA_LINE, FIRST_DATA_LINE + len(frame))  # one row per line
     blank = (frame.apply(lambda column: column.str.strip()) == "").all(axis=1)
     return frame[~blank]
+
+
+def keep_exercise(frame: pd.DataFrame, exercise: str | None, csv_path: Path) -> pd.DataFrame:
+    """The rows of ``exercise`` when the CSV has an ``exercise`` column (a manifest of several), logging
+    how many were left out; all rows otherwise."""
+    if exercise is None or "exercise" not in frame.columns:
+        return frame
+    keep = frame["exercise"].str.strip().str.lower() == exercise
+    if not keep.all():
+        left_out = int((~keep).sum())
+        message = "%s: %d of %d rows are not %s (exercise column), left out"
+        logger.warning(message, csv_path, left_out, len(keep), exercise)
+    return frame[keep]
 
 
 def score_problem(text: str) -> str | None:
@@ -124,12 +138,15 @@ def unreadable_reason(path: Path) -> str | None:
     """Why a pose file or video cannot be read (a video must open and decode a first frame), or None.
     The reason names the file."""
     try:
+        if is_skeleton_file(path):
+            load_skeleton(path)
+            return None
         if is_pose_file(path):
             load_pose(path)
             return None
         with opened_video(path) as capture:
             return None if capture.read()[0] else f"{path}: unreadable video (no decodable frame)"
-    except (CorruptEntryError, VideoError) as error:
+    except (CorruptEntryError, VideoError, DataValidationError) as error:
         return str(error)
 
 
@@ -227,10 +244,11 @@ def load_scores(
     ``group`` when the CSV has a ``subject`` or ``group`` column, ``label`` when it has one, and
     ``line`` (the row's line number in the CSV, for later messages such as check_detections').
 
-    CSV columns: ``video`` (path relative to ``data_dir``, or absolute), ``score`` or ``label``
+    CSV columns: ``video`` (or ``file``; path relative to ``data_dir``, or absolute), ``score`` or ``label``
     (mapped to a score by ``label_scores``, default DEFAULT_LABEL_SCORES), optional ``subject`` or
     ``group``. The split comes from the exercise's train / test folder a video is in
     (``split_by_folder``), else from a ``split`` column (train / test), else every row is "train".
+    A CSV with an ``exercise`` column keeps only ``exercise``'s rows.
     Checks: missing columns, missing files, duplicate rows, NaN, scores outside 0..100, unknown labels,
     non-video or unreadable files, videos outside the exercise's folders. ``exercise`` None: taken from
     the CSV file name (see EXERCISES). ``policy="fail"`` raises DataValidationError listing every
@@ -238,7 +256,7 @@ def load_scores(
     """
     csv_path = Path(csv_path)
     folders = EXERCISES[exercise or exercise_of(csv_path)].folders if split_by_folder else None
-    frame = read_csv(csv_path)
+    frame = keep_exercise(read_csv(csv_path), exercise, csv_path)
     videos = [resolve_video(text, data_dir) for text in frame["video"]]
     scores, target_problems = targets(frame, {k.lower(): v for k, v in (label_scores or DEFAULT_LABEL_SCORES).items()})
     bad_lines = apply_policy(row_issues(frame, videos, target_problems, folders), csv_path, policy)

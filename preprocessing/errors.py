@@ -28,6 +28,11 @@ class DataError(FormscoreError):
     kind = "data"
 
 
+class DataValidationError(DataError, ValueError):
+    """Bad score CSV, row, video or skeleton file; the message names the file (and the CSV row when there
+    is one)."""
+
+
 class InputError(FormscoreError):
     """A video or pose input that cannot be used (missing, not a video, truncated, no person)."""
 

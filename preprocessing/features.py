@@ -16,11 +16,12 @@ from preprocessing.constants import (
     TRACK_FRAMES,
     VISIBILITY_THRESHOLD,
 )
-from preprocessing.files import is_pose_file
+from preprocessing.files import is_pose_file, is_skeleton_file
 from preprocessing.kinematics import KINEMATIC_DIMS, KINEMATIC_NAMES, kinematic_features
 from preprocessing.normalize import FEATURE_LAYOUT, NORMALIZATION, normalize_sequence
 from preprocessing.pose import PoseEstimator, PoseSettings
 from preprocessing.video import VideoError, read_sampled_frames
+from preprocessing.virtual_camera import skeleton_pose
 
 
 def extract_pose(
@@ -59,9 +60,13 @@ def video_pose(
     Reads the cache entry when present and valid; a corrupt entry is reported (logging.warning) and
     rebuilt. ``estimator`` is reused when given (worker processes keep one), else one is made; it must
     have been built with ``settings``, which key the cache. ``cache_dir`` None: DEFAULT_CACHE_DIR.
-    A ``*.pose.npz`` file is read as is (True); a corrupt one raises CorruptEntryError.
+    A ``*.pose.npz`` file is read as is (True); a corrupt one raises CorruptEntryError. A 3D skeleton
+    file (``<file>[#<view>]``, see preprocessing/virtual_camera.py) is rendered through its view (True);
+    a bad one raises DataValidationError.
     Raises VideoError (preprocessing.video) naming the file for missing, unreadable or non-video input.
     """
+    if is_skeleton_file(path):  # a 3D skeleton seen through a virtual camera (``<file>#<view>``)
+        return skeleton_pose(path, num), True
     if not Path(path).is_file():
         raise VideoError(f"{path}: {'a folder, not a video file' if Path(path).is_dir() else 'no such file'}")
     if is_pose_file(path):
@@ -112,7 +117,21 @@ FEATURE_SETS = {
         lambda s: kinematic_features(s.landmarks, s.detected, s.aspect), KINEMATIC_DIMS, ", ".join(KINEMATIC_NAMES)
     ),
 }
-FeatureSetName = Literal["original", "kinematic"]
+
+
+def combined_features(sequence: PoseSequence) -> np.ndarray:
+    """``kinematic`` without its validity flag, then ``original`` (which ends with the flag)."""
+    return np.concatenate(
+        [FEATURE_SETS["kinematic"].compute(sequence)[:, :-1], FEATURE_SETS["original"].compute(sequence)], axis=1
+    )
+
+
+FEATURE_SETS["combined"] = FeatureSet(
+    combined_features,
+    KINEMATIC_DIMS - 1 + FEATURE_DIMS,
+    f"{', '.join(KINEMATIC_NAMES[:-1])}, then {FEATURE_LAYOUT}",
+)
+FeatureSetName = Literal["original", "kinematic", "combined"]
 
 
 def feature_set(name: str) -> FeatureSet:

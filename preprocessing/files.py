@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from preprocessing.constants import POSE_FILE_SUFFIX, VIDEO_EXTENSIONS
+from preprocessing.constants import POSE_FILE_SUFFIX, SKELETON_SUFFIXES, VIDEO_EXTENSIONS
 from preprocessing.errors import DEBUG_ENV, FileSystemError, InputError
 
 OUTPUT_MODE = 0o644  # outputs are shared like normal files (mkstemp would leave them private)
@@ -33,9 +33,20 @@ def is_pose_file(path: str | Path) -> bool:
     return str(path).endswith(POSE_FILE_SUFFIX)
 
 
+GENERIC_SKELETON_SUFFIX = SKELETON_SUFFIXES[1]
+VIEW_SEPARATOR = "#"  # "<skeleton file>#<view>": a 3D skeleton seen through a named virtual camera
+
+
+def is_skeleton_file(path: str | Path) -> bool:
+    """True for a 3D skeleton file (UI-PRMD Vicon ``.txt.gz``, generic ``.skeleton.npz``), also when
+    followed by ``#<view>`` (preprocessing/virtual_camera.py)."""
+    return str(path).split(VIEW_SEPARATOR)[0].endswith(SKELETON_SUFFIXES)
+
+
 def is_input_name(path: str | Path) -> bool:
-    """Whether a file name is one the pipeline takes: a video, or a pre-extracted ``*.pose.npz``."""
-    return is_pose_file(path) or is_video_name(path)
+    """Whether a file name is one the pipeline takes: a video, a pre-extracted ``*.pose.npz`` or a 3D
+    skeleton."""
+    return is_pose_file(path) or is_video_name(path) or is_skeleton_file(path)
 
 
 def files_in(folder: Path, accept: Callable[[Path], bool] = is_input_name) -> list[Path]:

@@ -18,7 +18,7 @@ from preprocessing.errors import DEBUG_ENV, EXIT_FILE_SYSTEM, EXIT_INTERRUPTED, 
 
 PACKAGES = ("preprocessing", "datamodules", "lightning_module", "export", "serving", "demo")
 EXPECTED = {  # the documented codes (README, "What happens when things go wrong")
-    "preprocessing.dataset.DataValidationError": 3,
+    "preprocessing.errors.DataValidationError": 3,
     "preprocessing.video.VideoError": 4,
     "preprocessing.cache.CorruptEntryError": 4,
     "lightning_module.checkpoints.CheckpointError": 5,
