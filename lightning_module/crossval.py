@@ -12,16 +12,17 @@ sd over all R x folds held-out folds, and each split's mean. Rows of 3D skeleton
 several fixed virtual camera views (``view`` column): the figures are then also given per view.
 """
 
-import argparse
 import json
+import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
+from jsonargparse.typing import PositiveInt, restricted_number_type
 from matplotlib.figure import Figure
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.cli import LightningCLI
@@ -31,6 +32,7 @@ from sklearn.metrics import roc_auc_score, roc_curve
 
 from lightning_module.evaluation import write_csv
 from preprocessing.cache import PoseSequence
+from preprocessing.command import run_function
 from preprocessing.constants import SCORE_SCALE
 from preprocessing.features import sequence_features
 from preprocessing.files import atomic_output
@@ -272,26 +274,51 @@ def make_cli(args: list[str]) -> LightningCLI:
     )
 
 
+FoldCount = restricted_number_type("FoldCount", int, (">=", 2))
+
+
+@dataclass(frozen=True)
+class CvOptions:
+    """Grouped k-fold cross-validation of a fit configuration: one model per fold, out-of-fold
+    predictions, per-fold and mean +- sd metrics beside the majority answer and a random forest on
+    per-clip summary statistics. Nothing is exported. Every other option goes to fit.
+
+    Args:
+        folds: number of grouped folds
+        repeats: fold splits to run, seeded seed, seed + 1, ...
+        run_dir: output folder (default lightning_logs/cv/<time>)
+    """
+
+    folds: FoldCount = 5  # type: ignore[valid-type]
+    repeats: PositiveInt = 1
+    run_dir: str | None = None
+
+
+def own_options(argv: list[str], options: type) -> tuple[list[str], list[str]]:
+    """``argv`` split into the ``--name value`` / ``--name=value`` options that are fields of
+    ``options`` and the rest, in order (``--help`` goes with the former)."""
+    names = {f"--{spec.name}" for spec in fields(options)}
+    own: list[str] = []
+    rest: list[str] = []
+    arguments = iter(argv)
+    for argument in arguments:
+        name = argument.split("=", 1)[0]
+        if argument in ("-h", "--help") or name in names:
+            own.append(argument)
+            if name == argument and name in names:
+                own.append(next(arguments, ""))
+        else:
+            rest.append(argument)
+    return own, rest
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python cli.py cv [--folds K] [--repeats R] [--run_dir DIR] <fit options, e.g. --config pushup.yaml>``."""
-    parser = argparse.ArgumentParser(
-        prog="cli.py cv",
-        description="Grouped k-fold cross-validation of a fit configuration: one model per fold, "
-        "out-of-fold predictions, per-fold and mean +- sd metrics beside the majority answer and a "
-        "random forest on per-clip summary statistics. Nothing is exported. Other options go to fit.",
-    )
-    parser.add_argument("--folds", type=int, default=5, help="number of grouped folds (default 5)")
-    parser.add_argument("--run_dir", help="output folder (default lightning_logs/cv/<time>)")
-    parser.add_argument(
-        "--repeats", type=int, default=1, help="fold splits to run, seeded seed, seed + 1, ... (default 1)"
-    )
-    known, fit_args = parser.parse_known_args(argv)
-    if known.repeats < 1:
-        parser.error(f"--repeats must be at least 1, not {known.repeats}")
-    if known.folds < 2:
-        parser.error(f"--folds must be at least 2, not {known.folds}")
-    run = Path(known.run_dir or f"lightning_logs/cv/{time.strftime('%Y%m%d-%H%M%S')}")
-    summary = cross_validate(make_cli, fit_args, known.folds, run, repeats=known.repeats)
+    """``python cli.py cv [--folds K] [--repeats R] [--run_dir DIR] <fit options, e.g. --config pushup.yaml>``;
+    bad cv options exit with status 2."""
+    own, fit_args = own_options(sys.argv[1:] if argv is None else argv, CvOptions)
+    options = run_function(CvOptions, own, "cli.py cv")
+    run = Path(options.run_dir or f"lightning_logs/cv/{time.strftime('%Y%m%d-%H%M%S')}")
+    summary = cross_validate(make_cli, fit_args, options.folds, run, repeats=options.repeats)
     print(summary.to_string(float_format=lambda v: f"{v:.3f}"))
     print(f"cv: out-of-fold predictions, per-fold metrics, summary and cv.png in {run}")
     return 0
