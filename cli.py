@@ -25,7 +25,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from preprocessing.errors import DEBUG_ENV, EXIT_INTERRUPTED, exit_code_of  # light: no third-party import
+from preprocessing.errors import DEBUG_ENV, EXIT_INTERRUPTED, debugging, exit_code_of  # light: no third-party import
 
 # Before any native library loads: TensorFlow's C++ start-up chatter (CUDA probes on CPU machines) and
 # glog's INFO/WARNING lines stay hidden unless the user set these variables.
@@ -65,7 +65,7 @@ def run_command(command: Callable[[list[str] | None], Any]) -> int:
     if DEBUG_FLAG in sys.argv:
         sys.argv = [arg for arg in sys.argv if arg != DEBUG_FLAG]
         os.environ[DEBUG_ENV] = "1"
-    debug = os.environ.get(DEBUG_ENV, "") not in ("", "0")
+    debug = debugging()
     try:
         result = command(None)
     except KeyboardInterrupt:

@@ -5,6 +5,7 @@ anything else is a bug and shows its traceback. Codes 1 (a run that finished wit
 2 (bad command-line arguments) and 130 (interrupted) are not errors of a kind.
 """
 
+import os
 from typing import ClassVar
 
 DEBUG_ENV = "FORMSCORE_DEBUG"  # set (not 0): tracebacks and native start-up messages are shown
@@ -68,3 +69,8 @@ def exit_code_of(error: BaseException) -> int | None:
     if isinstance(error, OSError):
         return EXIT_FILE_SYSTEM
     return None
+
+
+def debugging() -> bool:
+    """Whether FORMSCORE_DEBUG is set (not 0): tracebacks and native start-up messages are shown."""
+    return os.environ.get(DEBUG_ENV, "") not in ("", "0")

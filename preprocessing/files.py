@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from preprocessing.constants import POSE_FILE_SUFFIX, SKELETON_SUFFIXES, VIDEO_EXTENSIONS
-from preprocessing.errors import DEBUG_ENV, FileSystemError, InputError
+from preprocessing.errors import FileSystemError, InputError, debugging
 
 OUTPUT_MODE = 0o644  # outputs are shared like normal files (mkstemp would leave them private)
 
@@ -108,24 +108,31 @@ def check_writable(folder: str | Path, what: str) -> None:
 
 
 @contextmanager
-def native_stderr_silenced() -> Iterator[None]:
-    """File descriptor 2 goes to /dev/null inside (unless FORMSCORE_DEBUG is set): TensorFlow's CUDA
-    probes and absl / glog lines of TFLite and MediaPipe are written there by native code at start-up,
-    before any log level applies. Python exceptions raised inside still reach the terminal."""
-    if os.environ.get(DEBUG_ENV, "") not in ("", "0"):
-        yield
-        return
+def _descriptor_2_to_devnull() -> Iterator[int]:
+    """File descriptor 2 goes to /dev/null inside; yields a copy of the original one (restored after)."""
     sys.stderr.flush()
     saved = os.dup(2)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     os.close(devnull)
     try:
-        yield
+        yield saved
     finally:
         sys.stderr.flush()
         os.dup2(saved, 2)
         os.close(saved)
+
+
+@contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """File descriptor 2 goes to /dev/null inside (unless FORMSCORE_DEBUG is set): TensorFlow's CUDA
+    probes and absl / glog lines of TFLite and MediaPipe are written there by native code at start-up,
+    before any log level applies. Python exceptions raised inside still reach the terminal."""
+    if debugging():
+        yield
+        return
+    with _descriptor_2_to_devnull():
+        yield
 
 
 def file_sha1(path: str | Path) -> str:
@@ -150,21 +157,15 @@ def python_stderr_only(verbose: bool = False) -> Iterator[None]:
         real = sys.stderr.fileno() == 2
     except (AttributeError, OSError, ValueError):
         real = False
-    if verbose or not real or os.environ.get(DEBUG_ENV, "") not in ("", "0"):
+    if verbose or not real or debugging():
         yield
         return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    os.close(devnull)
-    original = sys.stderr
-    sys.stderr = open(os.dup(saved), "w", buffering=1, encoding=original.encoding, errors="backslashreplace")
-    try:
-        yield
-    finally:
-        sys.stderr.flush()
-        sys.stderr.close()
-        sys.stderr = original
-        os.dup2(saved, 2)
-        os.close(saved)
+    with _descriptor_2_to_devnull() as saved:
+        original = sys.stderr
+        sys.stderr = open(os.dup(saved), "w", buffering=1, encoding=original.encoding, errors="backslashreplace")
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            sys.stderr.close()
+            sys.stderr = original
