@@ -141,7 +141,7 @@ def new_version(out_dir: str | Path) -> Iterator[Path]:
     """A fresh, empty ``.versions/<id>/`` to write an export into; removed unless published."""
     versions = Path(out_dir) / VERSIONS
     versions.mkdir(parents=True, exist_ok=True)
-    version = Path(tempfile.mkdtemp(prefix="v-", dir=versions))
+    version = versions / Path(tempfile.mkdtemp(prefix="v-", dir=versions)).name  # as out_dir is: 3.12's is absolute
     version.chmod(0o755)  # shared like the artifacts in it (mkdtemp makes it private)
     try:
         yield version
@@ -155,7 +155,7 @@ def new_version(out_dir: str | Path) -> Iterator[Path]:
 def _adopt(out_dir: Path, legacy: list[str]) -> Iterator[str]:
     """Steps that move plain (pre-version) files at ``legacy`` names under the pointer, bytes unchanged."""
     versions = out_dir / VERSIONS
-    version = Path(tempfile.mkdtemp(prefix="v-", dir=versions))
+    version = versions / Path(tempfile.mkdtemp(prefix="v-", dir=versions)).name  # as out_dir is: 3.12's is absolute
     version.chmod(0o755)  # shared like the artifacts in it (mkdtemp makes it private)
     current = pointed(out_dir, CURRENT)
     for item in current.iterdir() if current else ():

@@ -4,9 +4,11 @@ Exports are shared module fixtures (TensorFlow import and a SavedModel write cos
 """
 
 import json
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -267,3 +269,17 @@ def test_configs_chain_export_after_fit(squat_fit) -> None:
     metadata = read_metadata(out_dir / "squat_scorer.onnx")
     assert metadata["source_checkpoint"]["sha256"] == artifact_digest(squat_fit.best_ckpt)
     assert metadata_path(out_dir / "squat_scorer_savedmodel") == out_dir / "squat_scorer.meta.json"
+
+
+def test_a_relative_output_folder_publishes_whatever_mkdtemp_returns(tmp_path, monkeypatch) -> None:
+    """Python 3.12's mkdtemp returns an absolute path even for a relative folder (3.11's stays relative):
+    the version being published must still count as the live one, not as a dead run's to remove."""
+    real_mkdtemp = tempfile.mkdtemp
+    monkeypatch.setattr(tempfile, "mkdtemp", lambda **kwargs: os.path.abspath(real_mkdtemp(**kwargs)))
+    monkeypatch.chdir(tmp_path)
+    for text in ("first", "second"):
+        with published.new_version("out") as stage:
+            (stage / "score_scale.txt").write_text(text)
+            published.publish(Path("out"), stage)
+        assert (tmp_path / "out" / "score_scale.txt").read_text() == text
+    assert len(list((tmp_path / "out" / VERSIONS).iterdir())) == 2, "the live set and the previous one"
