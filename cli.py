@@ -6,6 +6,7 @@
     python cli.py export ...                         # export a checkpoint (ONNX, Keras, SavedModel)
     python cli.py cv --config pushup.yaml --folds 5  # grouped k-fold cross-validation with baselines
     python cli.py score clip.mp4 [--exercise squat]  # score videos with an exported model
+    python cli.py ranges --csv data/squat_scores.csv --out r.json  # form reference ranges of a data set
 
 ``fit`` / ``validate`` / ``test`` / ``predict`` are LightningCLI over ScoreRegressor and
 ExerciseDataModule; ``--help`` on each lists every option.
@@ -38,6 +39,7 @@ OTHER_COMMANDS = {
     "export": "export",
     "cv": "lightning_module.crossval",
     "score": "serving.command",
+    "ranges": "preprocessing.reference",
 }
 DEBUG_FLAG = "--debug"
 

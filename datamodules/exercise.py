@@ -53,6 +53,7 @@ from preprocessing.features import (
     video_track,
 )
 from preprocessing.files import files_in, is_input_name, is_skeleton_file, is_video_name
+from preprocessing.form import clip_ranges
 from preprocessing.pose import PoseSettings
 from preprocessing.registry import EXERCISES
 from preprocessing.skeleton3d import load_skeleton
@@ -292,6 +293,7 @@ class ExerciseDataModule(LightningDataModule):
         self.sequences: dict[str, PoseSequence] = {}  # video -> its NUM_FRAMES pose sequence, once read
         self._scores: pd.DataFrame | None = None
         self._extra_scores: pd.DataFrame | None = None
+        self.form_ranges: dict | None = None  # learned from the train split's good reps (preprocessing.form)
 
     @property
     def csv_path(self) -> Path:
@@ -380,6 +382,8 @@ class ExerciseDataModule(LightningDataModule):
             table = table.assign(split=np.where(held_out, "test", "train"))
         if stage in ("fit", "validate"):
             usable = self.usable(table[table["split"] == "train"], self.csv_path, "train")
+            clips = zip(usable["video"], usable["sequence"], usable["score"], strict=True)  # validation rows too
+            self.form_ranges = clip_ranges(self.hparams["exercise"], clips, f"train rows of {self.csv_path}")
             if self.validates:
                 train, val = split_train_val(usable, self.hparams["val_fraction"], self.hparams["seed"], self.csv_path)
                 self.set_split("val", val)
@@ -455,6 +459,13 @@ class ExerciseDataModule(LightningDataModule):
         if self.augmentation.temporal:
             return video_track(video, self.pose_settings, self.hparams["cache_dir"])[0]
         return sequence
+
+    def state_dict(self) -> dict[str, Any]:
+        """What a checkpoint keeps of the data: the form reference ranges (plain values), for the export."""
+        return {} if self.form_ranges is None else {"form_ranges": self.form_ranges}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.form_ranges = state_dict.get("form_ranges", self.form_ranges)
 
     def dataloader(self, split: str, shuffle: bool = False) -> DataLoader:
         if split not in self.datasets:

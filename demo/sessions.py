@@ -28,7 +28,7 @@ from demo.skeleton import Joints, lerp
 from demo.timeline import Timeline, movement_depth
 from preprocessing.cache import PoseSequence
 
-SESSION_FPS = 30  # = serving.stream.DEFAULT_FPS, the rate a *.pose.npz stream is read at
+SESSION_FPS = 30  # = preprocessing.video.DEFAULT_FPS, the rate a *.pose.npz stream is read at
 SESSION_SUBJECT = 1000  # subject number of sessions (apart from the data set's 1..60)
 REST_SECONDS = (0.3, 0.8)  # between repetitions
 LEAD_SECONDS = (0.6, 1.2)  # before the first repetition

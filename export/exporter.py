@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from datamodules.exercise import pose_settings
+from datamodules.exercise import ExerciseDataModule, pose_settings
 from export.keras_port import write_keras
 from export.metadata import artifact_bytes, build_metadata, write_metadata
 from export.onnx_export import OPSET, write_onnx
@@ -31,6 +31,7 @@ from preprocessing.command import run_function
 from preprocessing.constants import DEFAULT_MODEL_DIR, SCORE_SCALE
 from preprocessing.errors import ArtifactFailure
 from preprocessing.features import preprocessing_signature
+from preprocessing.form import check_ranges, read_ranges
 from preprocessing.locks import FolderBusyError, command_line, folder_lock
 from preprocessing.registry import EXERCISES, Exercise
 from serving.artifact import SAVEDMODEL_SUFFIX, TFLITE_SUFFIXES, artifact_digest, metadata_path
@@ -51,6 +52,7 @@ class TrainedModel:
 
     model: SequenceScorer
     datamodule_hparams: dict
+    form_ranges: dict | None  # the data module's, learned at fit (preprocessing.form); None before them
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,12 @@ def load_checkpoint(path: str | Path) -> TrainedModel:
         regressor = ScoreRegressor.load_from_checkpoint(path, map_location="cpu", weights_only=True)
     except Exception as error:  # no Lightning version, missing keys, wrong shapes: all mean "not our checkpoint"
         raise CheckpointError(f"{path}: not a ScoreRegressor checkpoint ({type(error).__name__}: {error})") from None
-    return TrainedModel(regressor.model.eval(), dict(checkpoint.get("datamodule_hyper_parameters", {})))
+    data_state = checkpoint.get(ExerciseDataModule.__qualname__, {})
+    return TrainedModel(
+        regressor.model.eval(),
+        dict(checkpoint.get("datamodule_hyper_parameters", {})),
+        data_state.get("form_ranges") if isinstance(data_state, dict) else None,
+    )
 
 
 def write_artifacts(model: SequenceScorer, stage: Path, exercise: str, tflite: bool = False) -> dict[str, Path]:
@@ -118,6 +125,7 @@ def export_checkpoint(
     data_dir: str | Path | None = None,
     log: Callable[[str], object] = print,
     tflite: bool | None = None,
+    form_ranges: dict | None = None,
 ) -> ExportResult:
     """Export ``ckpt_path`` into ``out_dir`` (see the module docstring); raises ExportError / ParityError.
 
@@ -125,7 +133,8 @@ def export_checkpoint(
     check come from ``data_dir`` (default: the checkpoint's, when it exists) and the checkpoint's
     keypoint cache folder, when it exists. ``tflite``: also write the three TFLite files (export/tflite.py);
     default: for the on-device backbones (gru, tcn), not for the BiLSTM, whose fused-LSTM conversion
-    costs ~30 s of CPU per file.
+    costs ~30 s of CPU per file. ``form_ranges``: the form reference ranges for the metadata (default:
+    the ones fit learned, kept in the checkpoint).
     """
     trained = load_checkpoint(ckpt_path)
     exercise = exercise or trained.datamodule_hparams.get("exercise")
@@ -135,6 +144,10 @@ def export_checkpoint(
         raise ExportError(f"{data_dir}: no such data folder (--data_dir)")
     data_dir = data_dir or existing_dir(trained.datamodule_hparams.get("data_dir"))
     cache_dir = existing_dir(trained.datamodule_hparams.get("cache_dir"))
+    ranges = trained.form_ranges if form_ranges is None else form_ranges
+    problem = None if ranges is None else check_ranges(ranges, exercise, str(ckpt_path))
+    if problem:
+        raise ExportError(problem)
     out_dir = Path(out_dir)
     tflite = trained.model.architecture.backbone != "bilstm" if tflite is None else tflite
     with folder_lock(out_dir, command_line()), new_version(out_dir) as stage:
@@ -160,6 +173,7 @@ def export_checkpoint(
             artifacts={name: artifact_digest(path) for name, path in staged.items()},
             artifact_bytes={name: artifact_bytes(path) for name, path in staged.items()},
             feature_dims=trained.model.input_size,
+            form_ranges=ranges,
         )
         for path in (metadata_path(stage / names["onnxruntime"]), metadata_path(stage / BEST_MODEL_NAME)):
             write_metadata(path, metadata)
@@ -198,6 +212,7 @@ def export(
     out_dir: str = DEFAULT_MODEL_DIR,
     data_dir: str | None = None,
     tflite: bool | None = None,
+    form_ranges: str | None = None,
 ) -> int:
     """Export a trained checkpoint to ONNX, Keras (.keras), a SavedModel, TFLite and metadata, after
     checking every back-end against torch (export.parity.TOLERANCE).
@@ -212,9 +227,11 @@ def export(
         out_dir: output folder
         data_dir: data folder whose *.pose.npz files feed the parity check (default: the checkpoint's)
         tflite: write the TFLite files (float32, float16, int8); default: for the gru and tcn backbones only
+        form_ranges: a form reference-range file (``cli.py ranges``) for the metadata instead of the ones fit learned
     """
+    ranges = None if form_ranges is None else read_ranges(form_ranges)
     try:
-        result = export_checkpoint(ckpt_path, out_dir, exercise, data_dir, tflite=tflite)
+        result = export_checkpoint(ckpt_path, out_dir, exercise, data_dir, tflite=tflite, form_ranges=ranges)
     except (CheckpointError, FolderBusyError):
         raise
     except (ExportError, ParityError, ValueError, OSError) as error:  # each names its file or back-end

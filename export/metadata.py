@@ -54,9 +54,11 @@ def build_metadata(
     artifacts: dict[str, str],
     artifact_bytes: dict[str, int] | None = None,
     feature_dims: int = FEATURE_DIMS,
+    form_ranges: dict | None = None,
 ) -> dict:
     """The metadata document (JSON-able); ``artifacts`` maps artifact name -> artifact_digest,
-    ``artifact_bytes`` name -> size on disk; ``feature_dims``: the model's input width."""
+    ``artifact_bytes`` name -> size on disk; ``feature_dims``: the model's input width; ``form_ranges``:
+    the form reference ranges (``preprocessing.form``), when there are any."""
     checkpoint = Path(source_checkpoint).resolve()
     return {
         "format_version": FORMAT_VERSION,
@@ -75,6 +77,7 @@ def build_metadata(
         "parity": parity,
         "artifacts": artifacts,
         "artifact_bytes": artifact_bytes or {},
+        **({} if form_ranges is None else {"form_ranges": form_ranges}),
     }
 
 

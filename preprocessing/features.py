@@ -20,8 +20,9 @@ from preprocessing.files import is_pose_file, is_skeleton_file
 from preprocessing.kinematics import KINEMATIC_DIMS, KINEMATIC_NAMES, kinematic_features
 from preprocessing.normalize import FEATURE_LAYOUT, NORMALIZATION, normalize_sequence
 from preprocessing.pose import PoseEstimator, PoseSettings
-from preprocessing.video import VideoError, read_sampled_frames
-from preprocessing.virtual_camera import skeleton_pose
+from preprocessing.skeleton3d import load_skeleton
+from preprocessing.video import VideoError, read_sampled_frames, video_fps
+from preprocessing.virtual_camera import skeleton_pose, split_view
 
 
 def extract_pose(
@@ -84,6 +85,15 @@ def video_track(
     """A denser pose track of a video: up to ``num`` uniformly spaced distinct frames (cached apart
     from the NUM_FRAMES entry), for temporal augmentation. A ``*.pose.npz`` file is its own track."""
     return video_pose(path, settings, cache_dir, estimator, num)
+
+
+def clip_seconds(path: str | Path, sequence: PoseSequence) -> float | None:
+    """Duration of a clip in seconds: its frames over its frame rate (a skeleton file's own, None when
+    that is unknown; a video's reported one; DEFAULT_FPS for a pose file)."""
+    if is_skeleton_file(path):
+        fps = load_skeleton(split_view(path)[0]).fps
+        return sequence.total_frames / fps if fps > 0 else None
+    return sequence.total_frames / video_fps(path)
 
 
 def cache_entry(path: str | Path, settings: PoseSettings, cache_dir: str | Path | None, num: int = NUM_FRAMES) -> Path:

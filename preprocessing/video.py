@@ -24,9 +24,12 @@ import numpy as np
 
 from preprocessing.constants import NUM_FRAMES, POSE_FILE_SUFFIX
 from preprocessing.errors import InputError
+from preprocessing.files import is_pose_file
 
 MIN_DECODED_FRACTION = 0.5  # containers overstate their count by a few frames (VFR), never by half
 MIN_COMPLETE_FRACTION = 0.95  # fewer decoded frames than this share of the header's: scored, with a warning
+DEFAULT_FPS = 30.0  # when a container reports no usable frame rate, and for *.pose.npz files
+MAX_FPS = 1000.0  # above this a reported frame rate is taken as garbage
 
 
 class VideoError(InputError, ValueError):
@@ -38,6 +41,19 @@ def sample_indices(total_frames: int, num: int = NUM_FRAMES) -> np.ndarray:
     if total_frames < 1:
         raise ValueError(f"total_frames must be >= 1, got {total_frames}")
     return np.linspace(0, total_frames - 1, num).astype(np.int64)
+
+
+def usable_fps(reported: float) -> float:
+    """The reported frame rate, or DEFAULT_FPS when it is 0, negative, NaN or absurd."""
+    return float(reported) if 0.0 < reported < MAX_FPS else DEFAULT_FPS
+
+
+def video_fps(path: str | Path) -> float:
+    """Frame rate of a video file (DEFAULT_FPS for a pose file or an unusable reported rate)."""
+    if is_pose_file(path):
+        return DEFAULT_FPS
+    with opened_video(Path(path)) as capture:
+        return usable_fps(capture.get(cv2.CAP_PROP_FPS))
 
 
 @contextmanager

@@ -21,6 +21,7 @@ from pathlib import Path
 from preprocessing.constants import NUM_FRAMES, SCORE_SCALE
 from preprocessing.errors import ArtifactFailure
 from preprocessing.features import feature_dims, preprocessing_signature
+from preprocessing.form import check_ranges
 from preprocessing.pose import PoseSettings
 
 FORMAT_VERSION = 1
@@ -113,6 +114,11 @@ def check_fields(metadata: dict, path: Path) -> None:
             )
     if metadata.get("exercise") not in EXERCISES:
         raise ArtifactError(f"{path}: exercise {metadata.get('exercise')!r} is not one of {', '.join(EXERCISES)}")
+    problem = (
+        check_ranges(metadata["form_ranges"], metadata["exercise"], str(path)) if "form_ranges" in metadata else None
+    )
+    if problem:
+        raise ArtifactError(problem)
 
 
 def check_artifact(artifact: str | Path) -> dict:

@@ -28,6 +28,7 @@ from preprocessing.command import run_function
 from preprocessing.constants import DEFAULT_CACHE_DIR, DEFAULT_DATA_DIR, DEFAULT_MODEL_DIR
 from preprocessing.errors import EXIT_USAGE
 from preprocessing.files import files_in, find_inputs, python_stderr_only
+from preprocessing.form import read_ranges
 from preprocessing.registry import EXERCISES, Exercise
 from preprocessing.video import VideoError
 from serving.artifact import ArtifactError
@@ -69,6 +70,7 @@ class ScoreOptions:
         trust_savedmodel: load a SavedModel folder even if its graph runs ops no formscore export writes
             (loading a SavedModel runs its graph: only for folders from a source you trust)
         verbose: let native libraries' notes (MediaPipe, TensorFlow Lite) through to stderr
+        form_ranges: a form reference-range file (cli.py ranges) instead of the model's own (its metadata's)
     """
 
     videos: Sequence[str] = ()
@@ -88,6 +90,7 @@ class ScoreOptions:
     show: bool = False
     trust_savedmodel: bool = False
     verbose: bool = False
+    form_ranges: Path | None = None
 
     @property
     def as_sets(self) -> bool:
@@ -117,7 +120,14 @@ def scored_sets(scorer: Scorer, videos: list[str], options: ScoreOptions) -> tup
         on_rep = None if options.json else print_rep
         results.append(
             live_session(
-                options.live, exercise, scorer.score_sequences, scorer.settings, options.stride, options.show, on_rep
+                options.live,
+                exercise,
+                scorer.score_sequences,
+                scorer.settings,
+                options.stride,
+                options.show,
+                on_rep,
+                scorer.form,
             )
         )
     if options.annotate and len(videos) != 1:
@@ -126,7 +136,14 @@ def scored_sets(scorer: Scorer, videos: list[str], options: ScoreOptions) -> tup
     for video in videos:
         try:
             scored = score_session(
-                video, exercise, scorer.score_sequences, scorer.settings, options.cache_dir, None, options.stride
+                video,
+                exercise,
+                scorer.score_sequences,
+                scorer.settings,
+                options.cache_dir,
+                None,
+                options.stride,
+                scorer.form,
             )
         except VideoError as error:
             print(f"error: {error}", file=sys.stderr)
@@ -158,7 +175,8 @@ def score_sets(scorer: Scorer, videos: list[str], options: ScoreOptions) -> int:
 def score_with(artifact: Path, videos: list[str], options: ScoreOptions) -> int:
     """Score ``videos`` with one artifact (of ``options.exercise`` when given): 0 when every video was
     scored, 1 otherwise."""
-    scorer = Scorer(artifact, options.threads, options.trust_savedmodel)
+    ranges = None if options.form_ranges is None else read_ranges(options.form_ranges)
+    scorer = Scorer(artifact, options.threads, options.trust_savedmodel, ranges)
     if options.exercise and scorer.metadata["exercise"] != options.exercise:
         scorer.close()
         raise ArtifactError(f"{artifact}: is a {scorer.metadata['exercise']} model, not {options.exercise}")

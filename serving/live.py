@@ -12,11 +12,12 @@ import cv2
 import numpy as np
 
 from preprocessing.pose import PoseEstimator, PoseSettings
+from preprocessing.video import usable_fps
 from serving.render import draw, overlay_lines
 from serving.reps import Rep, RepSegmenter, frame_signal
 from serving.results import RepResult, SetResult, SetSummary
-from serving.sets import ScoreFn, rep_results
-from serving.stream import PoseTrack, opened_source, strided_frames, usable_fps
+from serving.sets import FormFn, ScoreFn, rep_results
+from serving.stream import PoseTrack, opened_source, strided_frames
 
 RepCallback = Callable[[RepResult], None]
 
@@ -24,8 +25,16 @@ RepCallback = Callable[[RepResult], None]
 class LiveSession:
     """The state of one live run: pose samples so far, the segmenter, scored repetitions, latencies."""
 
-    def __init__(self, exercise: str, fps: float, score: ScoreFn, stride: int = 1, on_rep: RepCallback | None = None):
-        self.exercise, self.fps, self.score = exercise, fps, score
+    def __init__(
+        self,
+        exercise: str,
+        fps: float,
+        score: ScoreFn,
+        stride: int = 1,
+        on_rep: RepCallback | None = None,
+        form: FormFn | None = None,
+    ):
+        self.exercise, self.fps, self.score, self.form = exercise, fps, score, form
         self.on_rep = on_rep
         self.segmenter = RepSegmenter(exercise, fps, stride)
         self.track = PoseTrack()
@@ -57,7 +66,7 @@ class LiveSession:
             return []
         began = time.perf_counter()
         sequence = self.track.sequence(self.track.indices[-1] + 1)
-        new = rep_results(sequence, finished, self.fps, self.score, first=len(self.reps) + 1)
+        new = rep_results(sequence, finished, self.fps, self.score, len(self.reps) + 1, self.form)
         self.latencies.append(time.perf_counter() - began)
         self.reps += new
         for rep in new:
@@ -97,13 +106,14 @@ def live_session(
     stride: int = 1,
     show: bool = False,
     on_rep: RepCallback | None = None,
+    form: FormFn | None = None,
 ) -> SetResult:
     """Score the repetitions of ``source`` live (see the module docstring); ``show`` draws the
     skeleton, counter, scores and the "step into the frame" state in a window (needs a display;
     press q to stop). The result adds the measured pose and video frames/s and the scoring latency."""
     began = time.perf_counter()
     with opened_source(source) as capture, PoseEstimator(settings) as estimator:
-        session = LiveSession(exercise, usable_fps(capture.get(cv2.CAP_PROP_FPS)), score, stride, on_rep)
+        session = LiveSession(exercise, usable_fps(capture.get(cv2.CAP_PROP_FPS)), score, stride, on_rep, form)
         estimator.start_video()
         for index, frame in strided_frames(capture, stride, source):
             found = None if frame is None else estimator.track(frame)

@@ -36,8 +36,16 @@ def draw(frame: np.ndarray, landmarks: np.ndarray | None, lines: list[str]) -> N
         cv2.putText(frame, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), int(2 * scale))
 
 
-def overlay_lines(done: list[RepResult], in_rep: bool, gated: bool) -> list[str]:
-    """Counter, last score and state shown on a frame."""
+def feedback_lines(rep: RepResult) -> list[str]:
+    """A rep's things to fix, as drawable text (OpenCV's fonts have no degree sign)."""
+    if rep.form is None:
+        return []
+    return [f"fix: {item.text}".replace("°", " deg") for item in rep.form.feedback]
+
+
+def overlay_lines(done: list[RepResult], in_rep: bool, gated: bool, current: RepResult | None = None) -> list[str]:
+    """Counter, last score and state shown on a frame, then the feedback of ``current`` (the rep whose
+    frames these are, offline) or else of the last finished rep (live: known as it closes)."""
     lines = [f"reps: {len(done)}"]
     if done:
         lines.append(f"rep {done[-1].index}: {done[-1].score:.0f}/100")
@@ -45,11 +53,13 @@ def overlay_lines(done: list[RepResult], in_rep: bool, gated: bool) -> list[str]
         lines.append(STEP_IN)
     elif in_rep:
         lines.append("in a repetition")
-    return lines
+    shown = current or (done[-1] if done else None)
+    return lines + ([] if shown is None else feedback_lines(shown))
 
 
 def write_annotated(video: str | Path, out: str | Path, result: SetResult, stream: Stream) -> None:
-    """``out`` (mp4): the video with the skeleton, rep counter and each rep's score, written atomically."""
+    """``out`` (mp4): the video with the skeleton, rep counter, each rep's score and, on its frames, its
+    feedback; written atomically."""
     out, video = Path(out), Path(video)
     sequence, reps = stream.sequence, result.reps
     with atomic_output(out) as temp, opened_video(video) as capture:
@@ -62,8 +72,10 @@ def write_annotated(video: str | Path, out: str | Path, result: SetResult, strea
             position = max(0, int(np.searchsorted(sequence.frame_indices, index, side="right")) - 1)
             found = bool(sequence.detected[position])
             done = [rep for rep in reps if rep.end_frame <= index]
-            in_rep = any(rep.start_frame <= index < rep.end_frame for rep in reps)
-            draw(frame, sequence.landmarks[position] if found else None, overlay_lines(done, in_rep, not found))
+            current = next((rep for rep in reps if rep.start_frame <= index <= rep.end_frame), None)
+            in_rep = current is not None and index < current.end_frame
+            lines = overlay_lines(done, in_rep, not found, current)
+            draw(frame, sequence.landmarks[position] if found else None, lines)
             writer.write(frame)
         if writer is not None:
             writer.release()

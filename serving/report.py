@@ -4,7 +4,7 @@ import json
 import sys
 
 from preprocessing.constants import NUM_FRAMES
-from serving.results import ClipFailure, ClipResult, Report, RepResult, SetResult, to_json
+from serving.results import ClipFailure, ClipResult, FormCheck, Report, RepResult, SetResult, to_json
 
 
 def print_json(report: Report) -> None:
@@ -32,15 +32,28 @@ def print_clips(report: Report, as_json: bool) -> None:
                 f"{flag}",
                 flush=True,
             )
+            for line in form_lines(result.form, "  "):
+                print(line, flush=True)
+
+
+def form_lines(form: FormCheck | None, indent: str) -> list[str]:
+    """A form check as text: one ``fix:`` line per item, or its summary when there is none."""
+    if form is None:
+        return []
+    if not form.feedback:
+        return [f"{indent}form: {form.summary}"]
+    return [f"{indent}fix: {item.text}" for item in form.feedback]
 
 
 def print_rep(rep: RepResult) -> None:
-    """One line per repetition (also called live, as each repetition is scored)."""
+    """One line per repetition and its feedback (also called live, as each repetition is scored)."""
     print(
         f"  rep {rep.index}: {rep.start_time:.2f}-{rep.end_time:.2f} s, score {rep.score:.1f}/100 "
         f"(person in {rep.frames_with_person}/{rep.num_frames} frames)",
         flush=True,
     )
+    for line in form_lines(rep.form, "    "):
+        print(line, flush=True)
 
 
 def print_set(result: SetResult) -> None:

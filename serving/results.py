@@ -12,6 +12,41 @@ OMIT_NONE = {"omit_none": True}
 
 
 @dataclass(frozen=True)
+class FormMeasurement:
+    """One form measurement of a rep (``preprocessing.form``): its value, or why it is not measurable,
+    and the good reps' range for this view (low, median, high), when the model has one."""
+
+    name: str
+    unit: str
+    value: float | None
+    not_measurable: str | None = field(default=None, metadata=OMIT_NONE)
+    good_range: list[float] | None = field(default=None, metadata=OMIT_NONE)
+
+
+@dataclass(frozen=True)
+class FeedbackItem:
+    """What to fix: a measurement outside the good reps' range, how far (in multiples of the range's
+    half-width beyond its bound), and the instruction with the numbers."""
+
+    measurement: str
+    value: float
+    bound: float
+    outside: float
+    text: str
+
+
+@dataclass(frozen=True)
+class FormCheck:
+    """A rep's form: the view it was seen from, its measurements, and at most three things to fix,
+    the furthest outside first (none: ``summary`` says all were within range, or why none was compared)."""
+
+    view: str
+    measurements: list[FormMeasurement]
+    feedback: list[FeedbackItem]
+    summary: str
+
+
+@dataclass(frozen=True)
 class ClipResult:
     """One scored clip: its score 0..100 and what it rests on (frames with a person of the sampled ones)."""
 
@@ -22,6 +57,7 @@ class ClipResult:
     total_frames: int
     warning: str | None = field(default=None, metadata=OMIT_NONE, kw_only=True)  # the score is unreliable: why
     score: float
+    form: FormCheck | None = field(default=None, metadata=OMIT_NONE, kw_only=True)  # the clip taken as one rep
 
 
 @dataclass(frozen=True)
@@ -46,6 +82,7 @@ class RepResult:
     score: float
     frames_with_person: int
     num_frames: int
+    form: FormCheck | None = field(default=None, metadata=OMIT_NONE)
 
 
 @dataclass(frozen=True)

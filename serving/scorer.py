@@ -17,13 +17,14 @@ import numpy as np
 
 from preprocessing.cache import CorruptEntryError, PoseSequence
 from preprocessing.constants import NUM_FRAMES
-from preprocessing.features import extract_pose, sequence_features, video_pose
+from preprocessing.features import clip_seconds, extract_pose, sequence_features, video_pose
 from preprocessing.files import NotWritableError, check_writable, is_pose_file
 from preprocessing.pose import PoseEstimator
 from preprocessing.video import VideoError, decode_warning
-from serving.artifact import checked_artifact, feature_set_of, pose_settings_of
+from serving.artifact import ArtifactError, checked_artifact, feature_set_of, pose_settings_of
+from serving.feedback import rep_form
 from serving.published import repair
-from serving.results import ClipFailure, ClipResult
+from serving.results import ClipFailure, ClipResult, FormCheck
 from serving.runtime import backend_of, load_predictor
 
 MIN_PERSON_FRAMES = NUM_FRAMES // 2  # a person in fewer sampled frames: the score is flagged unreliable
@@ -32,13 +33,21 @@ MIN_PERSON_FRAMES = NUM_FRAMES // 2  # a person in fewer sampled frames: the sco
 class Scorer:
     """An exported model with the pose settings it was trained on; scores videos one batch at a time."""
 
-    def __init__(self, artifact: str | Path, threads: int = 1, trust_savedmodel: bool = False) -> None:
+    def __init__(
+        self, artifact: str | Path, threads: int = 1, trust_savedmodel: bool = False, form_ranges: dict | None = None
+    ) -> None:
         self.artifact = Path(artifact)
         repair(self.artifact.parent)  # what a killed export left there, when the folder is free and writable
         self.source, self.metadata = checked_artifact(self.artifact)  # one published set, resolved once
         self.backend = backend_of(self.artifact)
         self.settings = pose_settings_of(self.metadata, self.artifact)
         self.feature_set = feature_set_of(self.metadata)
+        self.exercise: str = self.metadata["exercise"]
+        self.ranges = self.metadata.get("form_ranges") if form_ranges is None else form_ranges
+        if form_ranges is not None and form_ranges["exercise"] != self.exercise:
+            raise ArtifactError(
+                f"{artifact}: is a {self.exercise} model; the form ranges given are {form_ranges['exercise']}'s"
+            )
         self.predict = load_predictor(self.source, threads, trust_savedmodel)
         self._estimator: PoseEstimator | None = None
 
@@ -70,7 +79,10 @@ class Scorer:
                 f"{MIN_PERSON_FRAMES}): the score is unreliable"
             )
         warning = "; ".join(warning for warning in warnings if warning) or None
-        facts = ClipResult(video, with_person, NUM_FRAMES, distinct, sequence.total_frames, warning=warning, score=0.0)
+        form = self.form(sequence, clip_seconds(video, sequence))
+        facts = ClipResult(
+            video, with_person, NUM_FRAMES, distinct, sequence.total_frames, warning=warning, score=0.0, form=form
+        )
         return sequence_features(sequence, self.feature_set), facts
 
     def scores(self, features: list[np.ndarray]) -> list[float]:
@@ -82,6 +94,10 @@ class Scorer:
     def score_sequences(self, sequences: list[PoseSequence]) -> list[float]:
         """Scores of NUM_FRAMES pose sequences (e.g. repetitions), through the model's feature set."""
         return self.scores([sequence_features(sequence, self.feature_set) for sequence in sequences])
+
+    def form(self, sequence: PoseSequence, seconds: float | None) -> FormCheck:
+        """The form check of one rep's NUM_FRAMES samples against this model's reference ranges."""
+        return rep_form(sequence, self.exercise, seconds, self.ranges)
 
     def close(self) -> None:
         if self._estimator is not None:

@@ -15,14 +15,18 @@ from preprocessing.constants import NUM_FRAMES
 from preprocessing.pose import PoseEstimator, PoseSettings
 from preprocessing.video import VideoError, decode_warning
 from serving.reps import Rep, RepSegmenter, check_segmentable, rep_sequence, segment
-from serving.results import RepResult, SetResult, SetSummary
+from serving.results import FormCheck, RepResult, SetResult, SetSummary
 from serving.stream import Stream, video_stream
 
 ScoreFn = Callable[[list[PoseSequence]], list[float]]  # NUM_FRAMES pose samples -> scores (the model's features)
+FormFn = Callable[[PoseSequence, float | None], FormCheck]  # a rep's samples and seconds -> its form check
 
 
-def rep_results(sequence: PoseSequence, reps: list[Rep], fps: float, score: ScoreFn, first: int = 1) -> list[RepResult]:
-    """Per repetition, numbered from ``first``: frames and times, depth, score, frames with a person."""
+def rep_results(
+    sequence: PoseSequence, reps: list[Rep], fps: float, score: ScoreFn, first: int = 1, form: FormFn | None = None
+) -> list[RepResult]:
+    """Per repetition, numbered from ``first``: frames and times, depth, score, frames with a person, and
+    its form check (``form``, when given)."""
     samples = [rep_sequence(sequence, rep) for rep in reps]
     scores = score(samples) if reps else []
     return [
@@ -37,6 +41,7 @@ def rep_results(sequence: PoseSequence, reps: list[Rep], fps: float, score: Scor
             score=value,
             frames_with_person=int(sample.detected.sum()),
             num_frames=NUM_FRAMES,
+            form=None if form is None else form(sample, (rep.end - rep.start) / fps),
         )
         for number, (rep, sample, value) in enumerate(zip(reps, samples, scores, strict=True), start=first)
     ]
@@ -59,9 +64,10 @@ def score_session(
     cache_dir: str | Path | None,
     estimator: PoseEstimator | None = None,
     stride: int = 1,
+    form: FormFn | None = None,
 ) -> ScoredSet:
-    """Segment a video's pose stream into repetitions and score each; VideoError naming the file
-    when no frame has a person."""
+    """Segment a video's pose stream into repetitions and score (and with ``form``, check) each;
+    VideoError naming the file when no frame has a person."""
     stream, _ = video_stream(video, settings, cache_dir, estimator, stride)
     sequence = stream.sequence
     if not sequence.detected.any():
@@ -69,7 +75,7 @@ def score_session(
     check_segmentable(sequence, video, stride)
     warning = decode_warning(video, sequence.total_frames)  # the 16-frame path's check, on the whole stream
     reps, segmenter = segment(sequence, exercise, stream.fps, stride)
-    results = rep_results(sequence, reps, stream.fps, score)
+    results = rep_results(sequence, reps, stream.fps, score, form=form)
     result = SetResult(
         video=str(video),
         fps=stream.fps,

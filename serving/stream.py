@@ -21,10 +21,7 @@ from preprocessing.cache import PoseSequence, cache_key, load_pose, read_through
 from preprocessing.constants import DEFAULT_CACHE_DIR, LANDMARK_DIMS, NUM_LANDMARKS
 from preprocessing.files import is_pose_file
 from preprocessing.pose import PoseEstimator, PoseSettings
-from preprocessing.video import VideoError, decoded_frames, opened_video
-
-DEFAULT_FPS = 30.0  # when a container reports no usable frame rate, and for *.pose.npz streams
-MAX_FPS = 1000.0  # above this a reported frame rate is taken as garbage
+from preprocessing.video import DEFAULT_FPS, VideoError, decoded_frames, opened_video, video_fps
 
 
 @dataclass(frozen=True)
@@ -39,19 +36,6 @@ class Stream:
     def rate(self) -> float:
         """Pose samples per second."""
         return self.fps / self.stride
-
-
-def usable_fps(reported: float) -> float:
-    """The reported frame rate, or DEFAULT_FPS when it is 0, negative, NaN or absurd."""
-    return float(reported) if 0.0 < reported < MAX_FPS else DEFAULT_FPS
-
-
-def video_fps(path: str | Path) -> float:
-    """Frame rate of a video file (DEFAULT_FPS for a pose file or an unusable reported rate)."""
-    if is_pose_file(path):
-        return DEFAULT_FPS
-    with opened_video(Path(path)) as capture:
-        return usable_fps(capture.get(cv2.CAP_PROP_FPS))
 
 
 @contextmanager
