@@ -95,9 +95,10 @@ class Scorer:
         """Scores of NUM_FRAMES pose sequences (e.g. repetitions), through the model's feature set."""
         return self.scores([sequence_features(sequence, self.feature_set) for sequence in sequences])
 
-    def form(self, sequence: PoseSequence, seconds: float | None) -> FormCheck:
-        """The form check of one rep's NUM_FRAMES samples against this model's reference ranges."""
-        return rep_form(sequence, self.exercise, seconds, self.ranges)
+    def form(self, sequence: PoseSequence, seconds: float | None) -> FormCheck | None:
+        """The form check of one rep's NUM_FRAMES samples against this model's reference ranges; None for
+        a model without any (exported before them): its output stays as it was."""
+        return None if self.ranges is None else rep_form(sequence, self.exercise, seconds, self.ranges)
 
     def close(self) -> None:
         if self._estimator is not None:

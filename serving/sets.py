@@ -19,7 +19,7 @@ from serving.results import FormCheck, RepResult, SetResult, SetSummary
 from serving.stream import Stream, video_stream
 
 ScoreFn = Callable[[list[PoseSequence]], list[float]]  # NUM_FRAMES pose samples -> scores (the model's features)
-FormFn = Callable[[PoseSequence, float | None], FormCheck]  # a rep's samples and seconds -> its form check
+FormFn = Callable[[PoseSequence, float | None], FormCheck | None]  # a rep's samples and seconds -> its form check
 
 
 def rep_results(

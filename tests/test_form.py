@@ -248,3 +248,17 @@ def test_feedback_on_a_real_squat_clip(squat_fit: FitRun, capsys: pytest.Capture
     measured_values = [row["value"] for row in form["measurements"] if row["value"] is not None]
     assert measured_values and form["view"] in ("front", "oblique", "side")
     assert form["summary"] and all(item["text"] for item in form["feedback"])
+
+
+def test_the_annotated_frames_show_the_reps_feedback() -> None:
+    from serving.render import overlay_lines
+    from serving.results import RepResult
+
+    check = check_form(measured(100.0, trunk_lean=35.0), "side", "squat", RANGES)
+    rep = RepResult(1, 0, 10, 20, 0.0, 0.67, 0.3, 61.0, 16, 16, form=check)
+    lines = overlay_lines([], True, False, current=rep)  # on the rep's own frames
+    assert lines[-2:] == [
+        "fix: not deep enough: knees bent to 100 deg; good reps here reach 80 deg or less",
+        "fix: keep your chest up: trunk 35 deg from vertical at the bottom; good reps here stay within 30 deg",
+    ]
+    assert overlay_lines([rep], False, False)[-2:] == lines[-2:]  # live: the last closed rep's
