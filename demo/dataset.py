@@ -52,7 +52,7 @@ def make_repetition(
     exercise: Exercise, subject: Subject, index: int, count: int, rng: np.random.Generator
 ) -> Repetition:
     """Repetition ``index`` of ``count`` by ``subject`` (later repetitions a little more tired)."""
-    severity = sample_severities(subject.habits, 0.1 * index / max(count - 1, 1), rng)
+    severity = exercise.performed(subject, sample_severities(subject.habits, 0.1 * index / max(count - 1, 1), rng))
     seconds = float(
         lerp(subject.comfortable_seconds, exercise.fast_seconds, severity["tempo"]) * rng.uniform(0.93, 1.07)
     )

@@ -41,6 +41,10 @@ from preprocessing.constants import SCORE_SCALE
 # rather than who the subject is.
 RATER_NOISE_SD = 3.5  # score points, as between human raters
 REP_SPREAD = 0.45  # per-repetition spread of fault severities around the subject's habit
+MIN_LUNGE_DROP = 0.05  # leg lengths the pelvis goes down in every lunge (see feasible_lunge)
+# Where a squatting or lunging person holds the arms (domain randomisation: real recordings show arms
+# forward, raised overhead as in many lab protocols, or hanging): pose -> probability.
+ARM_POSES = {"forward": 0.5, "overhead": 0.3, "down": 0.2}
 STYLE_RANGES = {
     "stance": (1.3, 1.7),
     "toe_out": (8.0, 18.0),
@@ -65,10 +69,21 @@ class Subject:
     neck_flex: float  # degrees the head is bent forward
     comfortable_seconds: float  # duration of one repetition at the subject's own pace
     miss_rate: float  # chance of a frame without detection
+    arm_pose: str = "forward"  # squat / lunge: one of ARM_POSES
 
 
 # --------------------------------------------------------------------------------------------------
 # Exercises: joint angles and targets over a repetition (``m`` = timeline depth), from the severities
+
+
+def arms(subject: Subject, shoulders: np.ndarray, swing: np.ndarray, elbow_flex: float) -> Joints:
+    """The arms of a standing exercise in the subject's ``arm_pose``: swinging forward by ``swing``
+    degrees, raised overhead and spread (a held bar or dowel), or hanging."""
+    if subject.arm_pose == "overhead":
+        return arms_forward(shoulders, np.full_like(swing, 165.0), 10.0, subject.body, spread=0.45)
+    if subject.arm_pose == "down":
+        return arms_forward(shoulders, np.full_like(swing, 5.0), 10.0, subject.body)
+    return arms_forward(shoulders, swing, elbow_flex, subject.body)
 
 
 def squat_joints(subject: Subject, severity: dict[str, float], timeline: Timeline) -> Joints:
@@ -102,7 +117,7 @@ def squat_joints(subject: Subject, severity: dict[str, float], timeline: Timelin
     rounding = 25.0 * severity["torso_lean"] * m
     tilt = SIDE_SIGN[weak] * 8.0 * severity["asymmetry"] * m
     joints.update(trunk(joints["hip"], lean, rounding, subject.neck_flex, tilt, body))
-    joints.update(arms_forward(joints["shoulder"], lerp(10.0, 20.0 + 70.0 * subject.arm_reach, m), 15.0, body))
+    joints.update(arms(subject, joints["shoulder"], lerp(10.0, 20.0 + 70.0 * subject.arm_reach, m), 15.0))
     return joints
 
 
@@ -130,6 +145,41 @@ def lunge_stance(subject: Subject, severity: dict[str, float]) -> tuple[np.ndarr
     return pelvis, toes, back_raise
 
 
+def lunge_top(subject: Subject, pelvis_bottom: np.ndarray, toes: np.ndarray, back_raise: float) -> float:
+    """Pelvis height at the top of a lunge: as high as both nearly straight legs reach from the feet."""
+    body = subject.body
+    raises = [np.zeros(1), np.zeros(1)]
+    raises[1 - subject.lead_side] = np.full(1, back_raise)
+    ankles = feet(toes, [FORWARD, FORWARD], raises, body)["ankle"][0]
+    reach = 0.96 * (body.thigh + body.shank)  # at the top, hips as high as nearly straight legs allow
+    return min(
+        ankles[side, 1] + np.sqrt(max(reach**2 - (pelvis_bottom[2] - ankles[side, 2]) ** 2, 0.0)) for side in SIDES
+    )
+
+
+def lunge_drop(subject: Subject, severity: dict[str, float]) -> float:
+    """How far the pelvis goes down in a lunge with these severities, in leg lengths (< 0: it rises)."""
+    pelvis, toes, back_raise = lunge_stance(subject, severity)
+    return (lunge_top(subject, pelvis, toes, back_raise) - pelvis[1]) / (subject.body.thigh + subject.body.shank)
+
+
+def feasible_lunge(subject: Subject, severity: dict[str, float]) -> dict[str, float]:
+    """``severity`` with the back knee eased (lowered) until the pelvis goes down by at least
+    MIN_LUNGE_DROP: a deep front leg with a high back knee puts the back foot so far behind that the
+    legs cannot stand up from it, and the pelvis would rise in the repetition instead of falling.
+    The score is then computed from the eased severities, which are the ones the body performs."""
+    if lunge_drop(subject, severity) >= MIN_LUNGE_DROP:
+        return severity
+    low, high = 0.0, severity["back_knee"]  # bisection: the drop grows as the back knee goes lower
+    for _ in range(20):
+        middle = (low + high) / 2
+        if lunge_drop(subject, {**severity, "back_knee": middle}) >= MIN_LUNGE_DROP:
+            low = middle
+        else:
+            high = middle
+    return {**severity, "back_knee": round(low, 6)}
+
+
 def lunge_joints(subject: Subject, severity: dict[str, float], timeline: Timeline) -> Joints:
     """Stationary lunge (split squat): feet planted, the pelvis goes straight down and up; both legs
     by inverse kinematics.
@@ -143,11 +193,7 @@ def lunge_joints(subject: Subject, severity: dict[str, float], timeline: Timelin
     raises = [np.zeros_like(m), np.zeros_like(m)]
     raises[1 - subject.lead_side] = np.full_like(m, back_raise)
     joints = feet(toes, [FORWARD, FORWARD], raises, body)
-    ankles = joints["ankle"][0]
-    reach = 0.96 * (body.thigh + body.shank)  # at the top, hips as high as nearly straight legs allow
-    top = min(
-        ankles[side, 1] + np.sqrt(max(reach**2 - (pelvis_bottom[2] - ankles[side, 2]) ** 2, 0.0)) for side in SIDES
-    )
+    top = lunge_top(subject, pelvis_bottom, toes, back_raise)
     sway = severity["balance"] * np.sin(2 * np.pi * 1.3 * timeline.times + 7.0 * severity["balance"])
     pelvis = lerp(pelvis_bottom + UP * (top - pelvis_bottom[1]), pelvis_bottom, m[:, None])
     pelvis = pelvis + 0.07 * sway[:, None] * LEFT_AXIS
@@ -158,7 +204,7 @@ def lunge_joints(subject: Subject, severity: dict[str, float], timeline: Timelin
     joints.update(hip=hips, knee=stack_sides(*knees))
     lean = 3.0 + (5.0 + 35.0 * severity["torso_lean"]) * m
     joints.update(trunk(hips, lean, np.zeros_like(m), subject.neck_flex, 10.0 * sway, body))
-    joints.update(arms_forward(joints["shoulder"], lerp(5.0, 5.0 + 40.0 * subject.arm_reach, m), 20.0, body))
+    joints.update(arms(subject, joints["shoulder"], lerp(5.0, 5.0 + 40.0 * subject.arm_reach, m), 20.0))
     return joints
 
 
@@ -226,6 +272,11 @@ class Exercise:
     rep_seconds: tuple[float, float]  # range of comfortable repetition durations
     fast_seconds: float  # duration of a repetition at tempo severity 1
     exclusive: tuple[tuple[str, str], ...] = ()  # fault pairs a subject has only one of
+    feasible: Callable[[Subject, dict[str, float]], dict[str, float]] | None = None  # severities the body can do
+
+    def performed(self, subject: Subject, severity: dict[str, float]) -> dict[str, float]:
+        """The severities a repetition really has: ``severity`` made feasible for the body (``feasible``)."""
+        return severity if self.feasible is None else self.feasible(subject, severity)
 
     @property
     def faults(self) -> tuple[str, ...]:
@@ -276,6 +327,7 @@ EXERCISE_MODELS: dict[str, Exercise] = {
         joints=lunge_joints,
         rep_seconds=(2.4, 3.6),
         fast_seconds=1.0,
+        feasible=feasible_lunge,
     ),
 }
 
@@ -311,7 +363,17 @@ def sample_subject(name: str, exercise: Exercise, rng: np.random.Generator) -> S
         **{style: float(rng.uniform(low, high)) for style, (low, high) in STYLE_RANGES.items()},
         comfortable_seconds=float(rng.uniform(*exercise.rep_seconds)),
         miss_rate=float(rng.choice(MISS_RATES)),
+        arm_pose=arm_pose(exercise, rng),
     )
+
+
+def arm_pose(exercise: Exercise, rng: np.random.Generator) -> str:
+    """A standing exercise's arm pose (ARM_POSES), drawn from a stream spawned off ``rng``, so every
+    other draw of the subject, and the push-ups (arms planted), stay as they were."""
+    if exercise.name == "pushup":
+        return "forward"
+    spawned = np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0])  # type: ignore[attr-defined]
+    return str(spawned.choice(list(ARM_POSES), p=list(ARM_POSES.values())))
 
 
 def sample_severities(habits: dict[str, float], fatigue: float, rng: np.random.Generator) -> dict[str, float]:

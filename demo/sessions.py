@@ -107,6 +107,7 @@ def make_session(
         severity = sample_severities(subject.habits, 0.1 * index / max(reps - 1, 1), rng)
         severity |= {fault: stance[fault] for fault in STANCE_FAULTS.get(exercise, ())}
         severity |= faults[index] if 0 <= index < len(faults) else {}
+        severity = model.performed(subject, severity)
         seconds = float(lerp(subject.comfortable_seconds, model.fast_seconds, severity["tempo"]))
         hold = float(rng.uniform(0.0, 0.18) * (1.0 - severity["tempo"]))
         return Piece(start, seconds * float(rng.uniform(0.93, 1.07)), float(rng.uniform(0.38, 0.52)), hold, severity)

@@ -10,7 +10,16 @@ import pytest
 from demo.camera import MIN_DETECTED, VIEWS, Camera, project, visibility
 from demo.dataset import generate_demo_data
 from demo.dataset import main as demo_main
-from demo.exercises import EXERCISE_MODELS, Subject, pushup_joints, sample_subject, squat_joints
+from demo.exercises import (
+    EXERCISE_MODELS,
+    MIN_LUNGE_DROP,
+    Subject,
+    pushup_joints,
+    sample_severities,
+    sample_subject,
+    squat_joints,
+    subject_rng,
+)
 from demo.skeleton import FORWARD, landmarks_3d, two_link, unit
 from demo.timeline import Timeline
 from preprocessing.cache import load_pose
@@ -290,3 +299,20 @@ def test_scores_are_learnable_from_normalised_poses(learn: tuple[Path, dict[str,
     shuffled = ridge_mae(x[train], np.random.default_rng(0).permutation(y[train]), x[~train], y[~train])
     assert model / baseline < 0.7, f"{exercise}: MAE {model:.1f} vs predict-the-mean {baseline:.1f}"
     assert shuffled / baseline > 0.9, f"{exercise}: shuffled labels must not be learnable ({shuffled:.1f})"
+
+
+def test_the_lunge_pelvis_falls_in_every_generated_rep() -> None:
+    """A deep front leg with a high back knee once put the back foot so far behind that the pelvis rose
+    in about a sixth of the lunges; the back knee is now eased until the pelvis goes down."""
+    model, drops, eased = EXERCISE_MODELS["lunge"], [], 0
+    for number in range(1, 61):
+        person = sample_subject(f"s{number:02d}", model, subject_rng(0, "lunge", number))
+        for index in range(12):
+            wanted = sample_severities(person.habits, 0.1 * index / 11, subject_rng(0, "lunge", number, index))
+            performed = model.performed(person, wanted)
+            eased += performed != wanted
+            assert performed["back_knee"] <= wanted["back_knee"] and performed["depth"] == wanted["depth"]
+            hips = model.joints(person, performed, timeline(np.array([0.0, 1.0])))["hip"].mean(axis=1)
+            drops.append((hips[0, 1] - hips[1, 1]) / (person.body.thigh + person.body.shank))
+    assert min(drops) >= MIN_LUNGE_DROP - 1e-6, "the hips go down from the top to the bottom"
+    assert 0.1 < eased / 720 < 0.4  # the reps that needed it, and only those
