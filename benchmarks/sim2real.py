@@ -93,7 +93,7 @@ def real_sets(exercise: str, limit: int | None) -> list[RealSet]:
 
 
 def train(
-    exercise: str, setup: str, seed: int, data_dir: Path, run: Path, max_epochs: int | None
+    exercise: str, setup: str, seed: int, data_dir: Path, run: Path, max_epochs: int | None, more: list[str]
 ) -> tuple[ScoreRegressor, str]:
     """Fit ``setup`` on the demo data of ``data_dir`` (nothing exported); the best (or last) model and
     its feature set."""
@@ -101,6 +101,7 @@ def train(
     args = [*configs, f"--data.data_dir={data_dir}", f"--data.cache_dir={REPO / DEFAULT_CACHE_DIR}"]
     args += [f"--seed_everything={seed}", "--data.extra_train_csv=null", "--trainer.accelerator=cpu"]
     args += [f"--trainer.max_epochs={max_epochs}"] if max_epochs else []
+    args += more if setup == "sim" else []
     cli = make_cli(args)
     kept = [c for c in cli.trainer.callbacks if not isinstance(c, ExportCallback)]  # type: ignore[attr-defined]
     cli.trainer.callbacks = kept  # type: ignore[attr-defined]  # set by Lightning's CallbackConnector, undeclared
@@ -156,9 +157,8 @@ def run_all(args: argparse.Namespace) -> pd.DataFrame:
             for setup in args.setups:
                 for seed in args.seeds:
                     run = Path(root) / f"{exercise}-{setup}-{seed}"
-                    model, feature_set = train(
-                        exercise, setup, seed, Path(args.data_dir).resolve(), run, args.max_epochs
-                    )
+                    data_dir = Path(args.data_dir).resolve()
+                    model, feature_set = train(exercise, setup, seed, data_dir, run, args.max_epochs, args.fit)
                     for real in sets:
                         for row in measure(real, scores(model, feature_set, real.videos)):
                             records.append({"exercise": exercise, "setup": setup, "seed": seed, **row})
@@ -175,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="at most this many real rows per data set")
     parser.add_argument("--max_epochs", type=int, default=None, help="override the configs' epochs (tests)")
     parser.add_argument("--out", default=None, help="also write every row as CSV here")
+    parser.add_argument("--fit", nargs="*", default=[], help="more fit options for the sim setup (a variant)")
     args = parser.parse_args(argv)
     table = run_all(args)
     if table.empty:

@@ -37,6 +37,7 @@ from preprocessing.constants import (
     VIDEO_EXTENSIONS,
 )
 from preprocessing.dataset import (
+    DEFAULT_LABEL_SCORES,
     DataValidationError,
     Policy,
     check_detections,
@@ -244,6 +245,11 @@ class ExerciseDataModule(LightningDataModule):
             every split; None: all of them.
         view_augmentation: training samples of skeleton files seen through a random camera each
             (``yaw_deg`` > 0; None: off, the rows' fixed views).
+        coach_points: score points of faults at which a coach calls a rep incorrect: a scores CSV's
+            scores (not its labels) are stretched so that ``100 - coach_points`` lands on the midpoint
+            of the label scores (55) and 100 stays 100, clipped to 0..100 (None: scores as they are).
+            The demo data's scores count weighted fault points; labelled real clips call a rep with
+            one clear fault incorrect (sim.yaml, README "Sim-to-real").
     """
 
     def __init__(
@@ -269,6 +275,7 @@ class ExerciseDataModule(LightningDataModule):
         extra_train_ratio: float = 1.0,
         views: list[str] | None = None,
         view_augmentation: ViewAugmentation | None = None,
+        coach_points: float | None = None,
     ) -> None:
         super().__init__()
         if exercise not in EXERCISES:
@@ -279,6 +286,8 @@ class ExerciseDataModule(LightningDataModule):
             raise ValueError(f"fold must be in 0..{folds - 1}, not {fold}")
         if extra_train_ratio < 0:
             raise ValueError(f"extra_train_ratio must be at least 0, not {extra_train_ratio}")
+        if coach_points is not None and not 0 < coach_points <= SCORE_SCALE:
+            raise ValueError(f"coach_points must be above 0 and at most {SCORE_SCALE:g}, not {coach_points}")
         feature_dims(feature_set)  # an unknown name fails here
         self.save_hyperparameters(ignore=["augmentation", "pose", "view_augmentation"])
         self.augmentation = augmentation or AugmentationConfig()
@@ -320,7 +329,16 @@ class ExerciseDataModule(LightningDataModule):
             self.hparams["label_scores"],
             split_by_folder=split_by_folder,
         )
-        return expand_views(rows, self.hparams.get("views") or list(VIEWS))
+        return expand_views(self.coached(rows), self.hparams.get("views") or list(VIEWS))
+
+    def coached(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """``rows`` with their CSV scores stretched by ``coach_points`` (rows scored by label unchanged)."""
+        points = self.hparams.get("coach_points")
+        if points is None or "label" in rows.columns:
+            return rows
+        midpoint = float(np.unique(list((self.hparams["label_scores"] or DEFAULT_LABEL_SCORES).values())).mean())
+        stretched = SCORE_SCALE - (SCORE_SCALE - rows["score"]) * (SCORE_SCALE - midpoint) / points
+        return rows.assign(score=stretched.clip(0.0, SCORE_SCALE))
 
     @property
     def extra_csv_path(self) -> Path | None:

@@ -288,3 +288,13 @@ def test_extra_train_csv_problems_name_the_file(demo_data_dir: Path, tmp_path: P
         fit_module(tmp_path, extra_train_csv=str(demo_data_dir / "pushup_scores.csv"))
     with pytest.raises(ValueError, match="extra_train_ratio"):
         ExerciseDataModule(extra_train_ratio=-1.0)
+
+
+def test_coach_points_stretch_csv_scores_onto_the_label_midpoint(demo_data_dir: Path) -> None:
+    plain = ExerciseDataModule(data_dir=str(demo_data_dir)).scores().set_index("video")["score"]
+    coached = ExerciseDataModule(data_dir=str(demo_data_dir), coach_points=20.0).scores().set_index("video")["score"]
+    expected = (100.0 - (100.0 - plain) * 45.0 / 20.0).clip(0.0, 100.0)  # 80 -> 55 (the midpoint of 90 / 20)
+    np.testing.assert_allclose(coached.loc[plain.index], expected)
+    assert (coached <= plain).all() and coached.min() == 0.0 and plain.max() == coached.max()
+    with pytest.raises(ValueError, match="coach_points must be above 0"):
+        ExerciseDataModule(coach_points=0.0)
