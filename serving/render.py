@@ -10,7 +10,7 @@ from preprocessing.files import atomic_output
 from preprocessing.landmarks import BONES
 from preprocessing.video import decoded_frames, opened_video
 from serving.reps import RepSegmenter
-from serving.results import RepResult, SetResult
+from serving.results import RepResult, SetResult, WorkoutSet
 from serving.stream import Stream
 
 STEP_IN = "step into the frame"
@@ -48,6 +48,19 @@ def overlay_lines(done: list[RepResult], in_rep: bool, gated: bool) -> list[str]
     return lines
 
 
+def set_lines(sets: list[WorkoutSet], done: int, signal: str) -> list[str]:
+    """The set that the ``done``-th repetition belongs to, with its count so far, and the signal followed."""
+    current = [part for part in sets if part.first_rep <= done]
+    lines = [f"set {current[-1].index}: {done - current[-1].first_rep + 1} reps"] if current else []
+    return lines + [f"signal: {signal}"]
+
+
+def signal_at(result: SetResult, frame: int) -> str:
+    """The signal followed at ``frame`` (the last one begun by then)."""
+    begun = [span.signal for span in result.signals if span.start_frame <= frame]
+    return begun[-1] if begun else (result.signals[0].signal if result.signals else "none")
+
+
 def write_annotated(video: str | Path, out: str | Path, result: SetResult, stream: Stream) -> None:
     """``out`` (mp4): the video with the skeleton, rep counter and each rep's score, written atomically."""
     out, video = Path(out), Path(video)
@@ -63,7 +76,8 @@ def write_annotated(video: str | Path, out: str | Path, result: SetResult, strea
             found = bool(sequence.detected[position])
             done = [rep for rep in reps if rep.end_frame <= index]
             in_rep = any(rep.start_frame <= index < rep.end_frame for rep in reps)
-            draw(frame, sequence.landmarks[position] if found else None, overlay_lines(done, in_rep, not found))
+            lines = overlay_lines(done, in_rep, not found) + set_lines(result.sets, len(done), signal_at(result, index))
+            draw(frame, sequence.landmarks[position] if found else None, lines)
             writer.write(frame)
         if writer is not None:
             writer.release()
