@@ -1,6 +1,6 @@
 """Repetition counting on real push-up footage against counts made by eye, and its timing.
 
-    python benchmarks/reps.py [--stride 1] [--cache_dir checkpoints/keypoints_cache]
+    python benchmarks/reps.py [--stride 1] [--cache_dir checkpoints/keypoints_cache] [--last_rep_up 0.6]
 
 Reads ``tests/fixtures/rep_counts.csv`` (video relative to ``../shared``, reps counted by eye),
 extracts each video's pose stream (BlazePose every ``stride``-th frame, cached), segments it, and
@@ -18,7 +18,7 @@ import cv2
 from preprocessing.constants import DEFAULT_CACHE_DIR
 from preprocessing.pose import PoseEstimator, PoseSettings
 from preprocessing.video import opened_video
-from serving.reps import segment
+from serving.reps import LAST_REP_UP, segment
 from serving.stream import strided_frames, video_stream
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,6 +39,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--stride", type=int, default=1)
     parser.add_argument("--cache_dir", default=DEFAULT_CACHE_DIR)
+    parser.add_argument("--last_rep_up", type=float, default=LAST_REP_UP, help="the last-rep rule (serving.reps)")
     args = parser.parse_args()
     if not SHARED.is_dir():
         print(f"{SHARED} is absent: nothing to measure")
@@ -58,7 +59,7 @@ def main() -> int:
                 frames += len(stream.sequence.frame_indices)
                 decode += decode_seconds(path, args.stride)
             began = time.perf_counter()
-            reps, _ = segment(stream.sequence, row["exercise"], stream.fps, stream.stride)
+            reps, _ = segment(stream.sequence, row["exercise"], stream.fps, stream.stride, args.last_rep_up)
             segment_seconds += time.perf_counter() - began
             counted = int(row["reps"])
             exact += len(reps) == counted

@@ -425,7 +425,7 @@ def frame_low(landmarks: np.ndarray, detected: np.ndarray, rng: np.random.Genera
     outside = (out[..., :2] < 0).any(axis=-1) | (out[..., :2] > 1).any(axis=-1)
     lost = outside.copy()
     lost[:, list(HIP)] |= outside[:, list(SHOULDER)].all(axis=1)[:, None]
-    drift = np.clip(np.cumsum(rng.normal(0.0, 0.01, size=out.shape[:2] + (2,)), axis=0), -0.15, 0.15)
-    drift[..., 1] = -np.abs(drift[..., 1])  # upwards: out of the picture
+    drift = np.clip(np.cumsum(rng.normal(0.0, 0.02, size=out.shape[:2] + (2,)), axis=0), -0.2, 0.2)
+    drift[:, list(SHOULDER), 1] = -np.abs(drift[:, list(SHOULDER), 1])  # the shoulders stay out of the picture
     out[..., :2] += np.where(lost[..., None], drift, 0.0)
     return out
