@@ -137,10 +137,10 @@ def in_posture(xy: np.ndarray, seen: np.ndarray, posture: Posture) -> np.ndarray
 
     plank: the hip and the knee at most LINE_TOLERANCE body sizes off the shoulder-ankle line, or
     the hip off the shoulder-knee line (a push-up from the knees; the hand-counted real clips hold
-    some), so no pike and no sitting back on the heels; judged where the shoulder-ankle line is at least half a
-    body size long (not in a front view, where the body is foreshortened to a point: there a rest
-    on the knees cannot be told by posture); upright: the shoulder centre above the hip
-    centre, the trunk within TRUNK_DEGREES of the image vertical.
+    some), so no pike and no sitting back on the heels; judged where the shoulder-ankle line is at
+    least half a body size long (not in a front view, where the body is foreshortened to a point:
+    there a rest on the knees cannot be told by posture). upright: the trunk (hip centre to
+    shoulder centre) within TRUNK_DEGREES of the image vertical (not bent over to the floor).
     """
     (shoulder, seen_s), (hip, seen_h) = centres(xy, seen, SHOULDER), centres(xy, seen, HIP)
     trunk = shoulder - hip
@@ -269,7 +269,7 @@ class RepSegmenter:
             return reps + (self._end_segment() if len(self.pending) > self.max_gap else [])
         self.poses[frame] = (sample.posture, *sample.feet)
         name = self.signal.name
-        if self.spans and self.spans[-1][0] == name and not (self.pending and len(self.pending) > self.max_gap):
+        if self.spans and self.spans[-1][0] == name and len(self.pending) <= self.max_gap:
             self.spans[-1] = (name, self.spans[-1][1], frame)
         else:
             self.spans.append((name, frame, frame))
@@ -408,14 +408,14 @@ class RepSegmenter:
         assert state.top is not None and state.bottom is not None  # called for a complete repetition
         top_height, bottom_height = state.top[0], state.bottom[0]
         depth = bottom_height - top_height
-        inside = [(f, h) for f, h in state.history if start <= f <= end]
-        held = sum(bottom_height - h <= HOLD_FRACTION * depth for _, h in inside) * self.sample_seconds
+        during = [(f, h) for f, h in state.history if start <= f <= end]
+        held = sum(bottom_height - h <= HOLD_FRACTION * depth for _, h in during) * self.sample_seconds
         if held > MAX_HOLD_SECONDS:
             return f"held {held:.1f} s at the bottom"
-        deep = [self.poses[f][0] for f, h in inside if h - top_height >= depth / 2 and f in self.poses]
+        deep = [self.poses[f][0] for f, h in during if h - top_height >= depth / 2 and f in self.poses]
         if deep and np.mean(deep) < POSTURE_FRACTION:
             return f"not in the {self.signal.posture} posture"
-        feet = np.array([self.poses[f][1:] for f, _ in inside if f in self.poses]).reshape(-1, 2)
+        feet = np.array([self.poses[f][1:] for f, _ in during if f in self.poses]).reshape(-1, 2)
         feet = feet[np.isfinite(feet).all(axis=1)]
         spread = np.percentile(feet, 90, axis=0) - np.percentile(feet, 10, axis=0) if len(feet) else np.zeros(2)
         if self.signal.posture == "upright" and float(spread.max()) > FEET_TOLERANCE * top_size:

@@ -13,6 +13,7 @@ from demo.sessions import SESSION_FPS, SET_BREAK_SECONDS, Workout, make_workout
 from preprocessing.cache import PoseSequence, save_pose
 from preprocessing.pose import PoseSettings
 from serving.live import LiveSession
+from serving.render import set_lines, signal_at
 from serving.report import print_set
 from serving.reps import LAST_REP_UP, segment
 from serving.results import to_json
@@ -132,3 +133,9 @@ def test_live_gives_the_offline_sets(tmp_path: Path, capsys: pytest.CaptureFixtu
     print_set(offline)
     text = capsys.readouterr().out
     assert "set 1: reps 1-3 (3)" in text and "set 2: reps 4-5 (2)" in text and "rest" in text
+    # what the annotated video and the live window show under the counter, after the 4th rep
+    assert set_lines(offline.sets, 4, signal_at(offline, offline.reps[3].end_frame)) == [
+        "set 2: 1 reps",
+        "signal: shoulder centre",
+    ]
+    assert set_lines(offline.sets, 0, "shoulder centre") == ["signal: shoulder centre"]
