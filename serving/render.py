@@ -94,7 +94,7 @@ def write_signal_plot(out: str | Path, result: SetResult, segmenter: RepSegmente
     figure, axes = plt.subplots(figsize=(12, 4))
     if segmenter.trace:
         frames, heights, sizes = np.array(segmenter.trace).T
-        axes.plot(frames / result.fps, -heights / np.median(sizes), color="black", lw=1)
+        axes.plot(frames / result.fps, -heights / sizes, color="black", lw=1)  # each in its signal's size units
     for rep in result.reps:
         axes.axvspan(rep.start_time, rep.end_time, color="tab:green", alpha=0.2)
         axes.text(
@@ -107,7 +107,8 @@ def write_signal_plot(out: str | Path, result: SetResult, segmenter: RepSegmente
         )
     axes.set_xlabel("time (s)")
     axes.set_ylabel(f"{exercise} signal height (body sizes)")
-    axes.set_title(f"{Path(result.video).name}: {len(result.reps)} reps")
+    signals = ", ".join(dict.fromkeys(span.signal for span in result.signals))
+    axes.set_title(f"{Path(result.video).name}: {len(result.reps)} reps, {len(result.sets)} set(s); signal: {signals}")
     try:
         with atomic_output(out) as temp:
             figure.savefig(temp, dpi=100, bbox_inches="tight")

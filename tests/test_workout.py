@@ -13,7 +13,7 @@ from demo.sessions import SESSION_FPS, SET_BREAK_SECONDS, Workout, make_workout
 from preprocessing.cache import PoseSequence, save_pose
 from preprocessing.pose import PoseSettings
 from serving.live import LiveSession
-from serving.render import set_lines, signal_at
+from serving.render import set_lines, signal_at, write_signal_plot
 from serving.report import print_set
 from serving.reps import LAST_REP_UP, segment
 from serving.results import to_json
@@ -116,7 +116,8 @@ def test_live_gives_the_offline_sets(tmp_path: Path, capsys: pytest.CaptureFixtu
     sequence = workout.session.sequence
     path = tmp_path / "workout.pose.npz"
     save_pose(path, sequence)
-    offline = score_session(path, "pushup", fixed_score, PoseSettings(), tmp_path / "cache").result
+    scored = score_session(path, "pushup", fixed_score, PoseSettings(), tmp_path / "cache")
+    offline = scored.result
     live = LiveSession("pushup", SESSION_FPS, fixed_score)
     image = np.zeros((360, int(round(360 * sequence.aspect)), 3), np.uint8)
     for index, (landmarks, found) in enumerate(zip(sequence.landmarks, sequence.detected, strict=True)):
@@ -139,3 +140,5 @@ def test_live_gives_the_offline_sets(tmp_path: Path, capsys: pytest.CaptureFixtu
         "signal: shoulder centre",
     ]
     assert set_lines(offline.sets, 0, "shoulder centre") == ["signal: shoulder centre"]
+    write_signal_plot(tmp_path / "signal.png", offline, scored.segmenter, "pushup")
+    assert (tmp_path / "signal.png").stat().st_size > 10_000
