@@ -411,7 +411,7 @@ class RepSegmenter:
         during = [(f, h) for f, h in state.history if start <= f <= end]
         held = sum(bottom_height - h <= HOLD_FRACTION * depth for _, h in during) * self.sample_seconds
         if held > MAX_HOLD_SECONDS:
-            return f"held {held:.1f} s at the bottom"
+            return f"held at the bottom ({held:.1f} s)"
         deep = [self.poses[f][0] for f, h in during if h - top_height >= depth / 2 and f in self.poses]
         if deep and np.mean(deep) < POSTURE_FRACTION:
             return f"not in the {self.signal.posture} posture"
