@@ -290,7 +290,7 @@ def rest_pose(posture: str, joints: Joints, body: Body) -> Joints:
         pose.update(trunk(pose["hip"], zero + 110.0, zero, 0.0, zero, body))
         pose.update(arms_forward(pose["shoulder"], zero + 5.0, 10.0, body))
         return pose
-    ankle, shoulder = joints["ankle"], joints["shoulder"]
+    ankle, shoulder, hip = joints["ankle"], joints["shoulder"], joints["hip"]
     wrists = joints["wrist"].mean(axis=1)
     if posture == "lie":
         for key, height in (("ankle", 0.08), ("heel", 0.04), ("toe", 0.02), ("knee", 0.1), ("hip", 0.12)):
@@ -300,7 +300,8 @@ def rest_pose(posture: str, joints: Joints, body: Body) -> Joints:
         pose["elbow"] = (pose["shoulder"] + joints["wrist"]) / 2 + 0.15 * UP
         pose["front"] = down
         return pose
-    if posture == "kneel":  # knees down, sitting back towards the heels, hands planted
+    arm = 0.98 * (body.upper_arm + body.forearm)  # arms nearly straight, hands planted
+    if posture == "kneel":  # knees down, sitting back on the heels, hands planted
         knee = joints["knee"] + 0.05 * FORWARD
         knee[..., 1] = 0.05
         new_ankle = knee - body.shank * FORWARD
@@ -308,12 +309,15 @@ def rest_pose(posture: str, joints: Joints, body: Body) -> Joints:
         shift = new_ankle - ankle
         pose.update(knee=knee, ankle=new_ankle, heel=joints["heel"] + shift, toe=joints["toe"] + shift)
         pose["hip"] = new_ankle + 0.4 * UP + 0.1 * FORWARD
-    else:  # pike: hips up, arms straight, head down between them
-        pose["hip"] = ankle + (body.thigh + body.shank) * unit(UP + 0.6 * FORWARD)
-        pose["knee"] = ankle + body.shank / (body.thigh + body.shank) * (pose["hip"] - ankle)
-    centre = pose["hip"].mean(axis=1)
-    arm = 0.98 * (body.upper_arm + body.forearm)  # arms nearly straight, hands planted
-    along = unit(two_link(centre, wrists, body.torso, arm, UP) - centre)
+        centre = pose["hip"].mean(axis=1)
+        top = two_link(centre, wrists, body.torso, arm, UP)
+    else:  # pike: shoulders back over the hands (arms 40 degrees from vertical), hips up
+        leg, tilt = body.thigh + body.shank, np.radians(40.0)
+        top = wrists + arm * (np.cos(tilt) * UP - np.sin(tilt) * FORWARD)
+        centre = two_link(ankle.mean(axis=1), top, leg, body.torso, UP)
+        pose["hip"] = hip + (centre - hip.mean(axis=1))[:, None]
+        pose["knee"] = ankle + body.shank / leg * (pose["hip"] - ankle)
+    along = unit(top - centre)
     pose["shoulder"] = shoulder + (centre + body.torso * along - shoulder.mean(axis=1))[:, None]
     pose["elbow"] = (pose["shoulder"] + joints["wrist"]) / 2 + 0.03 * UP
     pose["head"] = pose["shoulder"].mean(axis=1) + body.neck * along

@@ -43,15 +43,16 @@ def reps_per_set(workout: Workout, exercise: str) -> tuple[list[int], list[str]]
     return [part.summary.count for part in sets], [why for _, why in segmenter.rejected]
 
 
-# Side and oblique views: in a front view a push-up's body is foreshortened to a point and a rest on
-# the knees cannot be told from a push-up by posture (see serving.reps.in_posture).
-@pytest.mark.parametrize("seed", [1, 5, 8, 9])
+# Side and oblique views (yaw 29-67 degrees): in a front view a push-up's body is foreshortened to a
+# point and a rest on the knees or in a pike cannot be told from a push-up by posture (see
+# serving.reps.in_posture); at 23 degrees (seed 8) the pike already is not.
+@pytest.mark.parametrize("seed", [0, 1, 5, 6, 9])
 def test_pushup_rests_on_the_knees_lying_and_in_a_pike_are_not_counted(seed: int) -> None:
     workout = make_workout("pushup", seed, (4, 4), rests=("kneel", "pike"), breaks=("lie", "kneel"), faults=MODERATE)
     counts, rejected = reps_per_set(workout, "pushup")
     assert counts == [4, 4]
-    # The rests went deep enough to be repetitions by depth alone: two on the knees, one lying down.
-    assert rejected.count("not in the plank posture") == 2
+    # The rests went deep enough to be repetitions by depth alone: two on the knees, a pike, lying down.
+    assert rejected.count("not in the plank posture") == 3
     assert sum(why.startswith("held") for why in rejected) == 1
 
 
