@@ -239,7 +239,8 @@ class RepSegmenter:
         self.sizes: deque[float] = deque(maxlen=odd_window(SIZE_WINDOW_SECONDS, rate))
         self.raw: deque[tuple[int, float, float]] = deque(maxlen=self.window)
         self.pending: list[int] = []  # frames without a usable pose since the last good one
-        self.streaks = [0, 0]  # samples in a row each signal has been usable
+        self.streaks = [0, 0]  # samples since each signal was last unusable for longer than a gap
+        self.misses = [0, 0]  # samples in a row each signal has been unusable
         self.poses: dict[int, tuple[bool, float, float]] = {}  # frame -> (posture, feet x, feet y)
         self.tracker: _Tracker | None = None
         self.trace: list[tuple[int, float, float]] = []
@@ -250,6 +251,15 @@ class RepSegmenter:
     def signal(self) -> RepSignal:
         """The signal followed now."""
         return self.signals[self.mode]
+
+    @property
+    def in_rep(self) -> bool:
+        """True while a descent is deep enough to be a repetition and began under STALL_SECONDS ago."""
+        state = self.tracker
+        if state is None or state.bottom is None or state.top is None or not self.trace:
+            return False
+        recent = self.trace[-1][0] - state.top[1] <= self.stall_frames
+        return recent and state.bottom[0] - state.top[0] >= self.signal.min_depth * state.top[2]
 
     @property
     def gated(self) -> bool:
@@ -285,14 +295,18 @@ class RepSegmenter:
 
     def _choose(self, sample: Sample) -> list[Rep]:
         """Switch signals (ending the segment) when the one followed has been gone longer than a gap
-        and the other is usable, or the default has been usable SWITCH_BACK_SECONDS at rest."""
+        and the other is usable, or the default has been usable SWITCH_BACK_SECONDS (gaps up to
+        MAX_GAP_SECONDS allowed) while no repetition is in progress."""
         usable = [bool(np.isfinite(h) and np.isfinite(z)) for h, z in zip(sample.heights, sample.sizes, strict=True)]
-        self.streaks = [count + 1 if ok else 0 for count, ok in zip(self.streaks, usable, strict=True)]
+        self.misses = [0 if ok else count + 1 for count, ok in zip(self.misses, usable, strict=True)]
+        self.streaks = [
+            0 if miss > self.max_gap else count + 1 for count, miss in zip(self.streaks, self.misses, strict=True)
+        ]
         if len(self.signals) == 1:
             return []
         other = 1 - self.mode
         gone = len(self.pending) > self.max_gap and not usable[self.mode] and usable[other]
-        resting = self.tracker is None or self.tracker.bottom is None
+        resting = not self.in_rep
         if not (gone or (other == 0 and self.streaks[0] >= self.switch_back and resting)):
             return []
         reps = self._end_segment()

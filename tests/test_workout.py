@@ -15,7 +15,7 @@ from preprocessing.pose import PoseSettings
 from serving.live import LiveSession
 from serving.render import set_lines, signal_at, write_signal_plot
 from serving.report import print_set
-from serving.reps import LAST_REP_UP, segment
+from serving.reps import LAST_REP_UP, SWITCH_BACK_SECONDS, segment
 from serving.results import to_json
 from serving.sets import SET_REST_SECONDS, group_sets, rep_results, score_session
 
@@ -91,6 +91,23 @@ def test_the_knees_are_followed_while_the_upper_body_is_out_of_the_picture(seed:
     assert result.summary.count == 3
     assert {span["signal"] for span in to_json(result)["signals"]} <= {"knees", "hip centre"}
     assert any(span.signal == "knees" for span in result.signals)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3, 5])
+def test_back_to_the_hips_once_the_picture_is_framed_again(seed: int) -> None:
+    """The phone re-framed between two sets: the first set on the knees, the second on the hips (the
+    switch waits SWITCH_BACK_SECONDS, inside the break); every repetition found."""
+    low = make_workout("squat", seed, (3, 3), upper_body_out=True, faults=MODERATE).session
+    framed = make_workout("squat", seed, (3, 3), faults=MODERATE).session  # the same movements and noise
+    moved = (low.reps[2][2] + low.reps[3][0]) // 2  # in the break
+    whole = framed.sequence
+    landmarks = np.concatenate([low.sequence.landmarks[:moved], whole.landmarks[moved:]])
+    sequence = PoseSequence(landmarks, whole.detected, whole.frame_indices, whole.total_frames, whole.aspect)
+    reps, segmenter = segment(sequence, "squat", SESSION_FPS)
+    assert edges([(r.start, r.end) for r in reps]) == pytest.approx(edges(framed.reps), abs=TOLERANCE)
+    (_, first, switched), (name, back, last) = segmenter.spans
+    assert name == "hip centre" and switched + 1 == back
+    assert moved < back <= moved + (SWITCH_BACK_SECONDS + 1) * SESSION_FPS < framed.reps[3][0]
 
 
 @pytest.mark.parametrize("exercise", ["squat", "pushup", "lunge"])
