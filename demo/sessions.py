@@ -354,6 +354,9 @@ def make_workout(
     standing shoulders are above the top edge (``frame_low``); ``cut_phase``: the recording ends that
     far (0..1) into one more repetition; ``faults``: severities forced on every repetition.
     """
+    unknown = sorted((set(rests) | set(breaks)) - set(REST_POSTURES[exercise]))
+    if unknown:
+        raise ValueError(f"no rest posture {unknown} for {exercise}: choose from {REST_POSTURES[exercise]}")
     model, subject, camera, rng = session_subject(exercise, seed)
     total = sum(sets) + (cut_phase is not None)
     piece = piece_maker(exercise, subject, rng, total, [dict(faults or {})] * total)

@@ -160,3 +160,8 @@ def test_live_gives_the_offline_sets(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert set_lines(offline.sets, 0, "shoulder centre") == ["signal: shoulder centre"]
     write_signal_plot(tmp_path / "signal.png", offline, scored.segmenter, "pushup")
     assert (tmp_path / "signal.png").stat().st_size > 10_000
+
+
+def test_a_rest_posture_of_another_exercise_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"no rest posture \['kneel'\] for squat"):
+        make_workout("squat", 0, rests=("kneel",))
