@@ -10,7 +10,7 @@ from typing import Literal
 
 from preprocessing.landmarks import HIP, KNEE, SHOULDER, Landmark
 
-FALLBACK_DEPTH = 0.1  # shank lengths: a squat's knees drop about 0.2 of one at moderate depth
+FALLBACK_DEPTH = 0.1  # shank lengths: a squat's knees drop about 0.2 of one at moderate depth, a push-up's too
 
 
 Posture = Literal["plank", "upright"]  # the body posture a repetition needs (serving.reps checks it)
@@ -54,7 +54,7 @@ class ExerciseSpec:
 KNEES = RepSignal(KNEE, FALLBACK_DEPTH, "knees", "upright", size="shank")
 SQUAT_SIGNAL = RepSignal(HIP, 0.12, "hip centre", "upright", fallback=KNEES)
 PUSHUP_SIGNAL = RepSignal(
-    SHOULDER, 0.12, "shoulder centre", "plank", fallback=RepSignal(HIP, FALLBACK_DEPTH, "hip centre", "plank", "shank")
+    SHOULDER, 0.12, "shoulder centre", "plank", fallback=RepSignal(KNEE, FALLBACK_DEPTH, "knees", "plank", "shank")
 )
 LUNGE_SIGNAL = RepSignal((*HIP, *KNEE), 0.12, "hips and knees", "upright", fallback=KNEES)
 Exercise = Literal["squat", "pushup", "lunge"]

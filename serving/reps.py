@@ -13,11 +13,11 @@ and the offline path are the same code and give the same repetitions:
    of those its size needs are visible, and the centre of the signal's landmarks and of its anchors
    (shoulders for a torso size) lie inside the picture; gaps up to MAX_GAP_SECONDS are filled
    linearly, a longer one (the person walked out) ends the segment and drops a repetition in progress;
-2. fallback signal (``RepSignal.fallback``: knees for squats and lunges, hips for push-ups, both
-   in shank lengths): when the exercise's own signal has been gone longer than a gap and the fallback
-   is usable (a squat whose upper body left the top of the picture), the segment ends and a new one
-   follows the fallback; back to the default once it has been usable SWITCH_BACK_SECONDS at rest.
-   ``spans`` says which signal was followed for which frames;
+2. fallback signal (``RepSignal.fallback``: the knees, in shank lengths, for all three): when the
+   exercise's own signal has been gone longer than a gap and the fallback is usable (a squat whose
+   upper body left the top of the picture), the segment ends and a new one follows the fallback;
+   back to the default once it has been usable SWITCH_BACK_SECONDS (gaps up to a gap allowed) while
+   no repetition is in progress. ``spans`` says which signal was followed for which frames;
 3. Savitzky-Golay smoothing (order 2, ~SMOOTH_SECONDS, centred: a fixed lag of half a window;
    the segment's edges are padded with their first / last value);
 4. hysteresis state machine: ``rest`` tracks the lowest height (the top of the movement); going

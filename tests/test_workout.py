@@ -77,19 +77,23 @@ def test_walking_out_and_back_in_starts_a_new_segment() -> None:
     assert walk[1] < first[2] < second[1] < walk[2]  # the person was gone in between
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2, 3, 5])
-def test_the_knees_are_followed_while_the_upper_body_is_out_of_the_picture(seed: int, tmp_path: Path) -> None:
-    workout = make_workout("squat", seed, (3,), upper_body_out=True, faults=MODERATE)
-    reps, segmenter = segment(workout.session.sequence, "squat", SESSION_FPS)
+@pytest.mark.parametrize(
+    ("exercise", "seed"), [*(("squat", seed) for seed in (0, 1, 2, 3, 5)), *(("pushup", seed) for seed in (0, 1, 5, 6))]
+)
+def test_the_knees_are_followed_while_the_upper_body_is_out_of_the_picture(
+    exercise: str, seed: int, tmp_path: Path
+) -> None:
+    workout = make_workout(exercise, seed, (3,), upper_body_out=True, faults=MODERATE)
+    reps, segmenter = segment(workout.session.sequence, exercise, SESSION_FPS)
     assert edges([(r.start, r.end) for r in reps]) == pytest.approx(edges(workout.session.reps), abs=TOLERANCE)
     knees = sum(last - first + 1 for name, first, last in segmenter.spans if name == "knees")
     assert knees >= 0.9 * len(workout.session.sequence.frame_indices)
     # and the output says so
     path = tmp_path / "framed_low.pose.npz"
     save_pose(path, workout.session.sequence)
-    result = score_session(path, "squat", fixed_score, PoseSettings(), tmp_path / "cache").result
+    result = score_session(path, exercise, fixed_score, PoseSettings(), tmp_path / "cache").result
     assert result.summary.count == 3
-    assert {span["signal"] for span in to_json(result)["signals"]} <= {"knees", "hip centre"}
+    assert {span["signal"] for span in to_json(result)["signals"]} <= {"knees", "hip centre", "shoulder centre"}
     assert any(span.signal == "knees" for span in result.signals)
 
 
