@@ -1,16 +1,18 @@
 """Repetition counting on real push-up footage against counts made by eye, and its timing.
 
-    python benchmarks/reps.py [--stride 1] [--cache_dir checkpoints/keypoints_cache]
+    python benchmarks/reps.py [--stride 1] [--cache_dir checkpoints/keypoints_cache] [--last_rep_up 0.6]
 
 Reads ``tests/fixtures/rep_counts.csv`` (video relative to ``../shared``, reps counted by eye),
 extracts each video's pose stream (BlazePose every ``stride``-th frame, cached), segments it, and
-prints per video the counted and found repetitions, then exact / off-by-one accuracy and the time
-per frame of pose extraction (the baseline: decoding alone) and of segmentation.
+prints per video the counted and found repetitions, then exact / off-by-one accuracy, the movements
+not counted as repetitions (by reason) and the videos where a fallback signal was followed, and the
+time per frame of pose extraction (the baseline: decoding alone) and of segmentation.
 """
 
 import argparse
 import csv
 import time
+from collections import Counter
 from pathlib import Path
 
 import cv2
@@ -18,7 +20,7 @@ import cv2
 from preprocessing.constants import DEFAULT_CACHE_DIR
 from preprocessing.pose import PoseEstimator, PoseSettings
 from preprocessing.video import opened_video
-from serving.reps import segment
+from serving.reps import LAST_REP_UP, segment
 from serving.stream import strided_frames, video_stream
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,6 +41,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--stride", type=int, default=1)
     parser.add_argument("--cache_dir", default=DEFAULT_CACHE_DIR)
+    parser.add_argument("--last_rep_up", type=float, default=LAST_REP_UP, help="the last-rep rule (serving.reps)")
     args = parser.parse_args()
     if not SHARED.is_dir():
         print(f"{SHARED} is absent: nothing to measure")
@@ -46,7 +49,8 @@ def main() -> int:
     with open(FIXTURE, newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     settings = PoseSettings()
-    exact = near = frames = 0
+    exact = near = frames = fallbacks = 0
+    reasons: Counter[str] = Counter()  # movements deep enough that were not repetitions, by reason
     pose_seconds = decode = segment_seconds = 0.0
     with PoseEstimator(settings) as estimator:
         for row in rows:
@@ -58,7 +62,9 @@ def main() -> int:
                 frames += len(stream.sequence.frame_indices)
                 decode += decode_seconds(path, args.stride)
             began = time.perf_counter()
-            reps, _ = segment(stream.sequence, row["exercise"], stream.fps, stream.stride)
+            reps, segmenter = segment(stream.sequence, row["exercise"], stream.fps, stream.stride, args.last_rep_up)
+            reasons.update(why.split(" (")[0] for _, why in segmenter.rejected)
+            fallbacks += len({name for name, _, _ in segmenter.spans}) > 1
             segment_seconds += time.perf_counter() - began
             counted = int(row["reps"])
             exact += len(reps) == counted
@@ -67,6 +73,7 @@ def main() -> int:
             print(f"{row['video']}: counted {counted}, found {len(reps)}{flag}")
     total = len(rows)
     print(f"\n{total} videos: exact {exact} ({exact / total:.0%}), within one {near} ({near / total:.0%})")
+    print(f"not counted as repetitions: {dict(reasons) or 'none'}; a fallback signal followed in {fallbacks} videos")
     if frames:
         print(
             f"pose stream: {1000 * pose_seconds / frames:.1f} ms/frame over {frames} frames "

@@ -13,10 +13,10 @@ import numpy as np
 
 from preprocessing.pose import PoseEstimator, PoseSettings
 from preprocessing.video import usable_fps
-from serving.render import draw, overlay_lines
-from serving.reps import Rep, RepSegmenter, frame_signal
+from serving.render import draw, overlay_lines, set_lines
+from serving.reps import Rep, RepSegmenter, frame_samples
 from serving.results import RepResult, SetResult, SetSummary
-from serving.sets import FormFn, ScoreFn, rep_results
+from serving.sets import FormFn, ScoreFn, group_sets, rep_results, signal_spans
 from serving.stream import PoseTrack, opened_source, strided_frames
 
 RepCallback = Callable[[RepResult], None]
@@ -49,8 +49,8 @@ class LiveSession:
         if frame is None:
             return []
         landmarks = self.track.add(index, found, frame)
-        height, size = frame_signal(landmarks[None], np.array([found is not None]), self.track.aspect, self.exercise)
-        return self._scored(self.segmenter.push(index, float(height[0]), float(size[0])))
+        sample = frame_samples(landmarks[None], np.array([found is not None]), self.track.aspect, self.exercise)[0]
+        return self._scored(self.segmenter.push(index, sample))
 
     def finish(self) -> list[RepResult]:
         """The source ended: the repetition that its end completes, scored."""
@@ -85,6 +85,8 @@ class LiveSession:
             frames_read=samples,
             reps=self.reps,
             summary=SetSummary.of(self.reps),
+            sets=group_sets(self.reps),
+            signals=signal_spans(self.segmenter),
             frames_per_second=samples / seconds if seconds > 0 else 0.0,
             video_frames_per_second=self.frames / seconds if seconds > 0 else 0.0,
             max_scoring_latency_s=max(self.latencies, default=0.0),
@@ -93,7 +95,8 @@ class LiveSession:
     def shown(self, frame_rgb: np.ndarray, found: np.ndarray | None) -> bool:
         """Draw the live state in a window; False when the user pressed q."""
         frame = cv2.cvtColor(frame_rgb, cv2.COLOR_RGB2BGR)
-        draw(frame, found, overlay_lines(self.reps, self.in_rep, self.segmenter.gated or found is None))
+        lines = overlay_lines(self.reps, self.in_rep, self.segmenter.gated or found is None)
+        draw(frame, found, lines + set_lines(group_sets(self.reps), len(self.reps), self.segmenter.signal.name))
         cv2.imshow("formscore", frame)
         return cv2.waitKey(1) & 0xFF != ord("q")
 

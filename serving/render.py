@@ -10,7 +10,7 @@ from preprocessing.files import atomic_output
 from preprocessing.landmarks import BONES
 from preprocessing.video import decoded_frames, opened_video
 from serving.reps import RepSegmenter
-from serving.results import RepResult, SetResult
+from serving.results import RepResult, SetResult, WorkoutSet
 from serving.stream import Stream
 
 STEP_IN = "step into the frame"
@@ -57,6 +57,19 @@ def overlay_lines(done: list[RepResult], in_rep: bool, gated: bool, current: Rep
     return lines + ([] if shown is None else feedback_lines(shown))
 
 
+def set_lines(sets: list[WorkoutSet], done: int, signal: str) -> list[str]:
+    """The set that the ``done``-th repetition belongs to, with its count so far, and the signal followed."""
+    current = [part for part in sets if part.first_rep <= done]
+    lines = [f"set {current[-1].index}: {done - current[-1].first_rep + 1} reps"] if current else []
+    return lines + [f"signal: {signal}"]
+
+
+def signal_at(result: SetResult, frame: int) -> str:
+    """The signal followed at ``frame`` (the last one begun by then)."""
+    begun = [span.signal for span in result.signals if span.start_frame <= frame]
+    return begun[-1] if begun else (result.signals[0].signal if result.signals else "none")
+
+
 def write_annotated(video: str | Path, out: str | Path, result: SetResult, stream: Stream) -> None:
     """``out`` (mp4): the video with the skeleton, rep counter, each rep's score and, on its frames, its
     feedback; written atomically."""
@@ -75,6 +88,7 @@ def write_annotated(video: str | Path, out: str | Path, result: SetResult, strea
             current = next((rep for rep in reps if rep.start_frame <= index <= rep.end_frame), None)
             in_rep = current is not None and index < current.end_frame
             lines = overlay_lines(done, in_rep, not found, current)
+            lines += set_lines(result.sets, len(done), signal_at(result, index))
             draw(frame, sequence.landmarks[position] if found else None, lines)
             writer.write(frame)
         if writer is not None:
@@ -92,7 +106,7 @@ def write_signal_plot(out: str | Path, result: SetResult, segmenter: RepSegmente
     figure, axes = plt.subplots(figsize=(12, 4))
     if segmenter.trace:
         frames, heights, sizes = np.array(segmenter.trace).T
-        axes.plot(frames / result.fps, -heights / np.median(sizes), color="black", lw=1)
+        axes.plot(frames / result.fps, -heights / sizes, color="black", lw=1)  # each in its signal's size units
     for rep in result.reps:
         axes.axvspan(rep.start_time, rep.end_time, color="tab:green", alpha=0.2)
         axes.text(
@@ -105,7 +119,8 @@ def write_signal_plot(out: str | Path, result: SetResult, segmenter: RepSegmente
         )
     axes.set_xlabel("time (s)")
     axes.set_ylabel(f"{exercise} signal height (body sizes)")
-    axes.set_title(f"{Path(result.video).name}: {len(result.reps)} reps")
+    signals = ", ".join(dict.fromkeys(span.signal for span in result.signals))
+    axes.set_title(f"{Path(result.video).name}: {len(result.reps)} reps, {len(result.sets)} set(s); signal: {signals}")
     try:
         with atomic_output(out) as temp:
             figure.savefig(temp, dpi=100, bbox_inches="tight")

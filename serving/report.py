@@ -56,6 +56,23 @@ def print_rep(rep: RepResult) -> None:
         print(line, flush=True)
 
 
+def print_workout(result: SetResult) -> None:
+    """The sets (when the rests split the repetitions into more than one) and, when the segmenter had
+    to change signals (landmarks out of the frame), which signal it followed for which frames."""
+    if len(result.sets) > 1:
+        for part in result.sets:
+            head = part.summary
+            rest = "" if part.rest_before_s is None else f", after a {part.rest_before_s:.1f} s rest"
+            print(
+                f"  set {part.index}: reps {part.first_rep}-{part.last_rep} ({head.count}), "
+                f"mean {head.mean_score:.1f}, worst rep {head.worst_rep} ({head.worst_score:.1f}){rest}",
+                flush=True,
+            )
+    if len({span.signal for span in result.signals}) > 1:
+        spans = "; ".join(f"{span.signal} frames {span.start_frame}-{span.end_frame}" for span in result.signals)
+        print(f"  signal: {spans}", flush=True)
+
+
 def print_set(result: SetResult) -> None:
     """A set: the summary line, then one line per repetition; a live run: its count and speed."""
     head = result.summary
@@ -64,6 +81,7 @@ def print_set(result: SetResult) -> None:
             f"{result.video}: {head.count} reps live, {result.frames_per_second:.1f} pose frames/s, "
             f"{result.video_frames_per_second:.1f} video frames/s"
         )
+        print_workout(result)
         return
     line = f"{result.video}: {head.count} reps"
     if head.count:
@@ -71,6 +89,7 @@ def print_set(result: SetResult) -> None:
     if result.warning:
         line += " WARNING: unreliable, see above"
     print(line, flush=True)
+    print_workout(result)
     for rep in result.reps:
         print_rep(rep)
 

@@ -103,6 +103,30 @@ class SetSummary:
 
 
 @dataclass(frozen=True)
+class WorkoutSet:
+    """One set of a recording: repetitions between rests longer than ``serving.sets.SET_REST_SECONDS``,
+    numbered from 1; the rest before it (None for the first) and its summary."""
+
+    index: int
+    first_rep: int
+    last_rep: int
+    start_time: float
+    end_time: float
+    rest_before_s: float | None
+    summary: SetSummary
+
+
+@dataclass(frozen=True)
+class SignalSpan:
+    """Which segmentation signal was followed from ``start_frame`` to ``end_frame`` (the exercise's own,
+    or its fallback while the landmarks behind it were out of the frame)."""
+
+    signal: str
+    start_frame: int
+    end_frame: int
+
+
+@dataclass(frozen=True)
 class SetResult:
     """The repetitions of one video or live source, with its summary; live runs add their speed."""
 
@@ -113,6 +137,8 @@ class SetResult:
     frames_read: int
     reps: list[RepResult]
     summary: SetSummary
+    sets: list[WorkoutSet] = field(default_factory=list)  # the repetitions grouped into sets by rests
+    signals: list[SignalSpan] = field(default_factory=list)
     warning: str | None = field(default=None, metadata=OMIT_NONE)  # the video is truncated: the counts may be short
     # Live runs only: pose samples per second, video frames per second (a camera must not deliver more),
     # and the longest time from a repetition's close to its score.

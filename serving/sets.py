@@ -3,7 +3,9 @@
 The model is passed in as ``score`` (NUM_FRAMES pose samples -> scores 0..100, e.g.
 ``Scorer.score_sequences``, which computes the model's own feature set), so this module loads
 nothing itself. Each repetition found by ``serving.reps`` is sampled to NUM_FRAMES frames
-(``rep_sequence``).
+(``rep_sequence``). Repetitions are grouped into sets (``group_sets``): a pause of more than
+SET_REST_SECONDS between one repetition's end and the next one's start begins a new set (within a
+set people pause 0.3-4 s, resting on the knees included; between sets, a minute or more).
 """
 
 from collections.abc import Callable
@@ -15,11 +17,41 @@ from preprocessing.constants import NUM_FRAMES
 from preprocessing.pose import PoseEstimator, PoseSettings
 from preprocessing.video import VideoError, decode_warning
 from serving.reps import Rep, RepSegmenter, check_segmentable, rep_sequence, segment
-from serving.results import FormCheck, RepResult, SetResult, SetSummary
+from serving.results import FormCheck, RepResult, SetResult, SetSummary, SignalSpan, WorkoutSet
 from serving.stream import Stream, video_stream
 
 ScoreFn = Callable[[list[PoseSequence]], list[float]]  # NUM_FRAMES pose samples -> scores (the model's features)
 FormFn = Callable[[PoseSequence, float | None], FormCheck | None]  # a rep's samples and seconds -> its form check
+
+
+SET_REST_SECONDS = 8.0  # a pause longer than this from one repetition's end to the next one's start: a new set
+
+
+def group_sets(reps: list[RepResult], rest_seconds: float = SET_REST_SECONDS) -> list[WorkoutSet]:
+    """The repetitions grouped into sets: a new set after a pause over ``rest_seconds``."""
+    groups: list[list[RepResult]] = []
+    for rep in reps:
+        if groups and rep.start_time - groups[-1][-1].end_time <= rest_seconds:
+            groups[-1].append(rep)
+        else:
+            groups.append([rep])
+    return [
+        WorkoutSet(
+            index=number,
+            first_rep=group[0].index,
+            last_rep=group[-1].index,
+            start_time=group[0].start_time,
+            end_time=group[-1].end_time,
+            rest_before_s=round(group[0].start_time - groups[number - 2][-1].end_time, 3) if number > 1 else None,
+            summary=SetSummary.of(group),
+        )
+        for number, group in enumerate(groups, start=1)
+    ]
+
+
+def signal_spans(segmenter: RepSegmenter) -> list[SignalSpan]:
+    """The signals the segmenter followed, frame spans in order."""
+    return [SignalSpan(name, first, last) for name, first, last in segmenter.spans]
 
 
 def rep_results(
@@ -84,6 +116,8 @@ def score_session(
         frames_read=len(sequence.detected),
         reps=results,
         summary=SetSummary.of(results),
+        sets=group_sets(results),
+        signals=signal_spans(segmenter),
         warning=warning,
     )
     return ScoredSet(result, stream, segmenter)

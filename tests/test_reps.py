@@ -82,7 +82,7 @@ def test_a_person_walking_out_mid_rep_drops_that_rep() -> None:
 @pytest.mark.parametrize("exercise", ["squat", "pushup", "lunge"])
 def test_a_clip_cut_right_after_the_last_rep_counts_it(exercise: str) -> None:
     """Real clips often end as the last ascent reaches the top: that rep is complete; one cut on the
-    way up (less than three quarters back) is not."""
+    way up (about half way back) is not (the rule: serving.reps LAST_REP_UP)."""
     session = make_session(exercise, 2, reps=3, faults=[MODERATE] * 3)
     _, bottom, end = session.reps[-1]
 
