@@ -206,7 +206,8 @@ def frame_digest(frame: np.ndarray) -> str:
 def extract_chunk(path: Path, estimator: PoseEstimator, chunk: Chunk, stride: int) -> ChunkPose:
     """BlazePose, tracking afresh from ``chunk.lead``, on every ``stride``-th frame of ``chunk``; the
     samples before ``chunk.start`` only warm the tracker up."""
-    track, decoded_to, digests = PoseTrack(), chunk.lead, dict[int, str]()
+    track, decoded_to = PoseTrack(), chunk.lead
+    digests: dict[int, str] = {}
     with opened_video(path) as capture:
         if chunk.lead:
             capture.set(cv2.CAP_PROP_POS_FRAMES, chunk.lead)
