@@ -11,13 +11,15 @@ per frame of pose extraction (the baseline: decoding alone) and of segmentation.
 ``--long``: the 1080p push-up sets of ``../shared/real_footage/pushups``, one after the other up to
 ``--long_seconds``, written as one video in a temp folder; its pose stream in one process (the
 baseline) and in parallel chunks (``serving.stream.Chunking``, ``--workers``), both uncached, in
-video seconds per wall second, their ratio, and how far the two streams and their repetitions differ.
+video seconds per wall second, their ratio, the CPU time each took (little changed by other jobs on the machine,
+unlike the wall time), and how far the two streams and their repetitions differ.
 """
 
 import argparse
 import csv
 import itertools
 import os
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -71,6 +73,12 @@ def long_recording(path: Path, seconds: float) -> Path:
     return path
 
 
+def cpu_seconds() -> float:
+    """CPU time (user + system) of this process and of its finished child processes so far."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def rep_frames(stream: Stream) -> list[tuple[int, int, int]]:
     """(start, bottom, end) of each push-up the segmenter finds in ``stream``."""
     reps, _ = segment(stream.sequence, "pushup", stream.fps, stream.stride)
@@ -82,16 +90,16 @@ def compare_long(seconds: float, workers: int, stride: int) -> None:
     settings = PoseSettings()
     with tempfile.TemporaryDirectory() as folder:
         video = long_recording(Path(folder) / "long_pushups.mp4", seconds)
-        timed: dict[str, tuple[Stream, float]] = {}
+        timed: dict[str, tuple[Stream, float, float]] = {}
         for name, chunking in (("one process", None), (f"chunks, {workers} workers", Chunking(workers))):
-            began = time.perf_counter()
+            began, cpu = time.perf_counter(), cpu_seconds()
             stream, _ = video_stream(video, settings, Path(folder) / name, stride=stride, chunking=chunking)
-            timed[name] = stream, time.perf_counter() - began
-    (single, single_s), (chunked, chunked_s) = timed.values()
+            timed[name] = stream, time.perf_counter() - began, cpu_seconds() - cpu
+    (single, single_s, _), (chunked, chunked_s, _) = timed.values()
     length = single.sequence.total_frames / single.fps
     print(f"long recording: {length:.1f} s of 1080p ({single.sequence.total_frames} frames), stride {stride}")
-    for name, (_, wall) in timed.items():
-        print(f"  {name}: {wall:.1f} s, {length / wall:.2f} video s per wall s")
+    for name, (_, wall, cpu) in timed.items():
+        print(f"  {name}: {wall:.1f} s, {length / wall:.2f} video s per wall s; CPU {cpu:.1f} s (workers included)")
     print(f"  ratio: {single_s / chunked_s:.2f}x (load average over the last 5 min: {os.getloadavg()[1]:.1f})")
     one, other = single.sequence, chunked.sequence
     visible = (one.detected & other.detected)[:, None] & (one.landmarks[..., 3] > 0.5)
