@@ -172,9 +172,14 @@ def test_a_truncated_video_ends_where_its_sequential_stream_ends(astronaut_set: 
     np.testing.assert_array_equal(chunked.sequence.frame_indices, sequential.sequence.frame_indices)
 
 
-def no_child_left(killed: list[int]) -> None:
-    assert multiprocessing.active_children() == []
-    for pid in killed:  # reaped, not a zombie
+def new_children(before: set[int]) -> list[int]:
+    """Pids of this process's live multiprocessing children that were not in ``before``."""
+    return [child.pid for child in multiprocessing.active_children() if child.pid not in before and child.pid]
+
+
+def no_child_left(before: set[int], workers: list[int]) -> None:
+    assert new_children(before) == []
+    for pid in workers:  # reaped, not a zombie
         assert not Path(f"/proc/{pid}").exists()
 
 
@@ -183,16 +188,17 @@ def test_a_killed_worker_is_one_error_naming_the_file(astronaut_set: tuple[Path,
     video, _ = astronaut_set
     chunks = Chunking(seconds=0.5, overlap_seconds=0.2).plan(180, 30.0, 1)  # 12 chunks
     killed: list[int] = []
+    before = {child.pid for child in multiprocessing.active_children() if child.pid}
 
     def kill_the_workers(samples: int) -> None:  # after each finished chunk, while the next ones run
-        for child in multiprocessing.active_children():
-            killed.append(child.pid or 0)
-            os.kill(child.pid or 0, signal.SIGKILL)
+        for pid in new_children(before):
+            killed.append(pid)
+            os.kill(pid, signal.SIGKILL)
 
     with pytest.raises(VideoError, match=r"astronaut_set\.avi: a pose worker process died"):
         chunk_poses(video, PoseSettings(), chunks, 1, 2, kill_the_workers)
     assert killed
-    no_child_left(killed)
+    no_child_left(before, killed)
 
 
 @pytest.mark.timeout(120)
@@ -200,15 +206,16 @@ def test_ctrl_c_stops_the_pool(astronaut_set: tuple[Path, PoseSequence]) -> None
     video, _ = astronaut_set
     chunks = Chunking(seconds=0.5, overlap_seconds=0.2).plan(180, 30.0, 1)
     workers: list[int] = []
+    before = {child.pid for child in multiprocessing.active_children() if child.pid}
 
     def interrupt(samples: int) -> None:
-        workers.extend(child.pid or 0 for child in multiprocessing.active_children())
+        workers.extend(new_children(before))
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         chunk_poses(video, PoseSettings(), chunks, 1, 2, interrupt)
     assert workers
-    no_child_left(workers)
+    no_child_left(before, workers)
 
 
 @pytest.mark.slow
