@@ -13,8 +13,8 @@ never stops the batch. Failures of the machinery are bounded too:
   stream) is failed with that reason and its worker stopped (SIGTERM, then SIGKILL after 3 s);
 - every wait on the pool is bounded, and the pool is stopped for certain on the way out (also on
   Ctrl-C or an error);
-- workers watch their parent: when it dies (even by SIGKILL) they exit (``PR_SET_PDEATHSIG`` on Linux,
-  and a thread polling the parent's pid everywhere), so no worker outlives the command.
+- workers watch their parent: when it dies (even by SIGKILL) they exit (``preprocessing.workers``),
+  so no worker outlives the command.
 
 In-process (``num_workers`` <= 1), two threads run ``video_pose`` on consecutive videos and share the
 estimator, one video at a time: the next video is decoded while BlazePose runs on the current one
@@ -30,12 +30,9 @@ data set deterministically; they can share one cache folder because entries are 
     python cli.py extract --csv data/squat_scores.csv --data_dir data --shard 0/4
 """
 
-import ctypes
 import multiprocessing
 import os
 import re
-import signal
-import sys
 import threading
 import time
 from collections import deque
@@ -59,16 +56,12 @@ from preprocessing.dataset import read_csv, resolve_video
 from preprocessing.features import cache_entry, video_pose
 from preprocessing.files import check_writable, find_inputs, is_pose_file, is_video_name
 from preprocessing.pose import PoseEstimator, PoseSettings, model_files
+from preprocessing.workers import DEFAULT_WORKERS, POOL_START_GRACE_S, stop_pool, watch_parent
 
 IN_PROCESS_THREADS = 2  # in-process: one video in BlazePose while the next one is decoded
 DEFAULT_TIME_LIMIT_S = 300.0  # per video in a worker: a 20 s 1080p clip takes ~1.5 s, so only a stall gets here
-DEFAULT_WORKERS = len(os.sched_getaffinity(0))  # the usable CPU cores
 MAX_DEATHS_PER_VIDEO = 2  # a video whose worker dies twice is failed (the second death is its own)
 MAX_POOL_STARTS = 3  # pools in a row that break with no video finished before the rest is failed
-POOL_START_GRACE_S = 120.0  # a wait with nothing finished is bounded by time_limit + this (worker start-up)
-POOL_STOP_TIMEOUT_S = 30.0  # stopping the pool (pebble: SIGTERM, SIGKILL after 3 s) never waits longer
-PARENT_POLL_S = 0.5  # a worker checks this often whether its parent is still alive
-PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h): signal this process when its parent dies
 
 
 @dataclass(frozen=True)
@@ -177,19 +170,6 @@ def failure_reason(path: Path, error: Exception) -> str:
 _worker: Extractor | None = None  # the worker process's Extractor (set by the pool initializer)
 
 
-def watch_parent(parent_pid: int) -> None:
-    """Exit this process as soon as ``parent_pid`` is no longer its parent (the parent died)."""
-    if sys.platform.startswith("linux"):  # the kernel kills us even while native code holds the GIL
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-
-    def poll() -> None:
-        while os.getppid() == parent_pid:
-            time.sleep(PARENT_POLL_S)
-        os._exit(1)
-
-    threading.Thread(target=poll, name="watch-parent", daemon=True).start()
-
-
 def _init_worker(settings: PoseSettings, cache_dir: Path, parent_pid: int) -> None:
     global _worker
     watch_parent(parent_pid)
@@ -203,15 +183,6 @@ def _run_in_worker(path: Path) -> VideoResult:
 
 WORKER_DIED = "its worker process died on it twice (a crash in native code, or killed, e.g. out of memory)"
 NO_WORKERS = "worker processes kept dying before finishing any video (see the messages above)"
-
-
-def stop_pool(pool: ProcessPool) -> None:
-    """Stop ``pool`` and its workers without running queued videos; never waits more than
-    POOL_STOP_TIMEOUT_S (pebble sends SIGTERM, then SIGKILL to a worker that ignores it)."""
-    pool.stop()
-    joiner = threading.Thread(target=pool.join, name="stop-pool", daemon=True)
-    joiner.start()
-    joiner.join(POOL_STOP_TIMEOUT_S)
 
 
 def outcome(path: Path, future: Future, time_limit: float, deaths: dict[Path, int]) -> VideoResult | None:

@@ -3,6 +3,7 @@
     python cli.py score data/squats_test/clip.mp4 [more videos or folders] [--exercise squat]
     python cli.py score clip.mp4 --model checkpoints/squat_scorer.keras --json
     python cli.py score my_set.mp4 --exercise pushup --reps [--annotate out.mp4]  # per rep
+    python cli.py score long_set.mp4 --exercise pushup --reps --num_workers 2  # long video: parallel chunks
     python cli.py score --live 0 --exercise squat --show       # camera 0 (or a URL / file)
     python cli.py score --test_sets --limit 5                  # each exercise's test folder, its model
 
@@ -31,6 +32,7 @@ from preprocessing.files import files_in, find_inputs, python_stderr_only
 from preprocessing.form import read_ranges
 from preprocessing.registry import EXERCISES, Exercise
 from preprocessing.video import VideoError
+from preprocessing.workers import DEFAULT_WORKERS
 from serving.artifact import ArtifactError
 from serving.live import live_session
 from serving.render import write_annotated, write_signal_plot
@@ -38,6 +40,7 @@ from serving.report import print_clips, print_rep, print_sets
 from serving.results import ClipFailure, Report, SetResult
 from serving.scorer import Scorer, score_videos, usable_cache
 from serving.sets import score_session
+from serving.stream import Chunking
 
 DEFAULT_EXERCISE = "squat"
 
@@ -66,6 +69,8 @@ class ScoreOptions:
         annotate: OUT.mp4: with --reps (one video): write the annotated video and OUT_signal.png
         live: score repetitions live: camera index, URL or a file
         stride: --reps/--live: pose on every N-th frame
+        num_workers: --reps on a video file: worker processes posing a video longer than 10 s in parallel
+            chunks (default: the usable CPU cores; 1: one process, sequential, as --live)
         show: --live: show the annotated frames in a window
         trust_savedmodel: load a SavedModel folder even if its graph runs ops no formscore export writes
             (loading a SavedModel runs its graph: only for folders from a source you trust)
@@ -87,6 +92,7 @@ class ScoreOptions:
     annotate: str | None = None
     live: str | None = None
     stride: PositiveInt = 1
+    num_workers: PositiveInt = DEFAULT_WORKERS
     show: bool = False
     trust_savedmodel: bool = False
     verbose: bool = False
@@ -132,6 +138,7 @@ def scored_sets(scorer: Scorer, videos: list[str], options: ScoreOptions) -> tup
         )
     if options.annotate and len(videos) != 1:
         raise VideoError(f"--annotate {options.annotate}: needs exactly one video, got {len(videos)}")
+    chunking = Chunking(options.num_workers, progress=True) if options.num_workers > 1 else None
     failed = False
     for video in videos:
         try:
@@ -144,6 +151,7 @@ def scored_sets(scorer: Scorer, videos: list[str], options: ScoreOptions) -> tup
                 None,
                 options.stride,
                 scorer.form,
+                chunking,
             )
         except VideoError as error:
             print(f"error: {error}", file=sys.stderr)

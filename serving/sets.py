@@ -18,7 +18,7 @@ from preprocessing.pose import PoseEstimator, PoseSettings
 from preprocessing.video import VideoError, decode_warning
 from serving.reps import Rep, RepSegmenter, check_segmentable, rep_sequence, segment
 from serving.results import FormCheck, RepResult, SetResult, SetSummary, SignalSpan, WorkoutSet
-from serving.stream import Stream, video_stream
+from serving.stream import Chunking, Stream, video_stream
 
 ScoreFn = Callable[[list[PoseSequence]], list[float]]  # NUM_FRAMES pose samples -> scores (the model's features)
 FormFn = Callable[[PoseSequence, float | None], FormCheck | None]  # a rep's samples and seconds -> its form check
@@ -97,10 +97,12 @@ def score_session(
     estimator: PoseEstimator | None = None,
     stride: int = 1,
     form: FormFn | None = None,
+    chunking: Chunking | None = None,
 ) -> ScoredSet:
     """Segment a video's pose stream into repetitions and score (and with ``form``, check) each;
-    VideoError naming the file when no frame has a person."""
-    stream, _ = video_stream(video, settings, cache_dir, estimator, stride)
+    VideoError naming the file when no frame has a person. ``chunking``: a long video's stream in
+    parallel chunks (``video_stream``)."""
+    stream, _ = video_stream(video, settings, cache_dir, estimator, stride, chunking)
     sequence = stream.sequence
     if not sequence.detected.any():
         raise VideoError(f"{video}: no person found in any of the {len(sequence.detected)} frames read")

@@ -79,6 +79,30 @@ def write_clip(path: Path, frames: list, fps: float = 10) -> Path:
     return path
 
 
+def write_astronaut_set(path: Path, bumps: int, fps: int = 30) -> list[tuple[int, int]]:
+    """A video of the astronaut photo moving down and back up ``bumps`` times, resting between:
+    a real person's pose, with known (start, end) frames of each 'repetition' (push-up signal:
+    the shoulders go down by ~half a body size)."""
+    import cv2
+    import numpy as np
+    from skimage.data import astronaut
+
+    photo = cv2.resize(astronaut(), (200, 200), interpolation=cv2.INTER_AREA)
+    rest, move = int(0.6 * fps), int(1.2 * fps)
+    offsets, truth = [0.0] * rest, []
+    for _ in range(bumps):
+        truth.append((len(offsets), len(offsets) + move - 1))
+        offsets += list(45 * (1 - np.cos(2 * np.pi * np.arange(move) / (move - 1))) / 2) + [0.0] * rest
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps, (320, 320))
+    for offset in offsets:
+        canvas = np.full((320, 320, 3), 255, np.uint8)
+        top = 30 + int(round(offset))
+        canvas[top : top + 200, 60:260] = photo
+        writer.write(cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
+    writer.release()
+    return truth
+
+
 def fit_summary(cli: "FormscoreCLI") -> "FitSummary":
     """The FitSummary callback of a finished fit."""
     from lightning_module.callbacks import FitSummary

@@ -365,6 +365,7 @@ def test_folders_without_inputs_and_too_short_sets_are_errors_naming_them(
         ("score", "--stride=-3"),
         ("score", "--threads=0"),
         ("score", "--limit=-1"),
+        ("score", "--num_workers=0"),
         ("extract", "--num_workers=-1"),
         ("extract", "--time_limit=0"),
         ("cv", "--folds=1"),

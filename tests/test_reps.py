@@ -8,8 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import REPO
-from skimage.data import astronaut
+from conftest import REPO, write_astronaut_set
 
 from demo.sessions import SESSION_FPS, make_session
 from preprocessing.cache import PoseSequence
@@ -105,26 +104,6 @@ def test_rep_is_sampled_like_a_training_clip() -> None:
     sample = rep_sequence(session.sequence, rep)
     np.testing.assert_array_equal(sample.frame_indices, 40 + sample_indices(101 - 40 + 1))
     np.testing.assert_array_equal(sample.landmarks, session.sequence.landmarks[sample.frame_indices])
-
-
-def write_astronaut_set(path: Path, bumps: int, fps: int = 30) -> list[tuple[int, int]]:
-    """A video of the astronaut photo moving down and back up ``bumps`` times, resting between:
-    a real person's pose, with known (start, end) frames of each 'repetition' (push-up signal:
-    the shoulders go down by ~half a body size)."""
-    photo = cv2.resize(astronaut(), (200, 200), interpolation=cv2.INTER_AREA)
-    rest, move = int(0.6 * fps), int(1.2 * fps)
-    offsets, truth = [0.0] * rest, []
-    for _ in range(bumps):
-        truth.append((len(offsets), len(offsets) + move - 1))
-        offsets += list(45 * (1 - np.cos(2 * np.pi * np.arange(move) / (move - 1))) / 2) + [0.0] * rest
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps, (320, 320))
-    for offset in offsets:
-        canvas = np.full((320, 320, 3), 255, np.uint8)
-        top = 30 + int(round(offset))
-        canvas[top : top + 200, 60:260] = photo
-        writer.write(cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
-    writer.release()
-    return truth
 
 
 def test_live_on_a_file_gives_the_offline_reps(tmp_path: Path) -> None:
