@@ -45,6 +45,7 @@ MIN_LUNGE_DROP = 0.05  # leg lengths the pelvis goes down in every lunge (see fe
 # Where a squatting or lunging person holds the arms (domain randomisation: real recordings show arms
 # forward, raised overhead as in many lab protocols, or hanging): pose -> probability.
 ARM_POSES = {"forward": 0.5, "overhead": 0.3, "down": 0.2}
+LUNGE_WIDTHS = (0.0, 1.0)  # feet apart sideways in a lunge, as a share of the stance: inline (0) to split
 STYLE_RANGES = {
     "stance": (1.3, 1.7),
     "toe_out": (8.0, 18.0),
@@ -70,6 +71,7 @@ class Subject:
     comfortable_seconds: float  # duration of one repetition at the subject's own pace
     miss_rate: float  # chance of a frame without detection
     arm_pose: str = "forward"  # squat / lunge: one of ARM_POSES
+    lunge_width: float = 1.0  # lunge: feet apart sideways as a share of ``stance`` (0: inline, one line)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -128,7 +130,7 @@ def lunge_stance(subject: Subject, severity: dict[str, float]) -> tuple[np.ndarr
     placed so that the back knee is at the height the back_knee severity asks for.
     """
     body, front, back = subject.body, subject.lead_side, 1 - subject.lead_side
-    half_stance = subject.stance * body.hip_width / 2
+    half_stance = subject.lunge_width * subject.stance * body.hip_width / 2
     front_ankle = np.array([SIDE_SIGN[front] * half_stance, body.ankle_height, 0.0])
     thigh = np.array([lerp(92.0, 50.0, severity["depth"])])
     shank = np.array([6.0 + 30.0 * severity["knee_over_toe"]])
@@ -353,6 +355,7 @@ def sample_habits(
 def sample_subject(name: str, exercise: Exercise, rng: np.random.Generator) -> Subject:
     """A random subject for ``exercise``."""
     view = str(rng.choice(tuple(VIEWS), p=VIEW_PROBABILITIES))
+    arms, width = standing_style(exercise, rng)
     return Subject(
         name=name,
         body=sample_body(rng),
@@ -363,17 +366,20 @@ def sample_subject(name: str, exercise: Exercise, rng: np.random.Generator) -> S
         **{style: float(rng.uniform(low, high)) for style, (low, high) in STYLE_RANGES.items()},
         comfortable_seconds=float(rng.uniform(*exercise.rep_seconds)),
         miss_rate=float(rng.choice(MISS_RATES)),
-        arm_pose=arm_pose(exercise, rng),
+        arm_pose=arms,
+        lunge_width=width,
     )
 
 
-def arm_pose(exercise: Exercise, rng: np.random.Generator) -> str:
-    """A standing exercise's arm pose (ARM_POSES), drawn from a stream spawned off ``rng``, so every
-    other draw of the subject, and the push-ups (arms planted), stay as they were."""
+def standing_style(exercise: Exercise, rng: np.random.Generator) -> tuple[str, float]:
+    """A standing exercise's arm pose (ARM_POSES) and a lunge's foot width (LUNGE_WIDTHS, else 1), drawn from a
+    stream spawned off ``rng``, so every other draw of the subject, and the push-ups (arms planted),
+    stay as they were."""
     if exercise.name == "pushup":
-        return "forward"
+        return "forward", 1.0
     spawned = np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0])  # type: ignore[attr-defined]
-    return str(spawned.choice(list(ARM_POSES), p=list(ARM_POSES.values())))
+    arms = str(spawned.choice(list(ARM_POSES), p=list(ARM_POSES.values())))
+    return arms, float(spawned.uniform(*LUNGE_WIDTHS)) if exercise.name == "lunge" else 1.0
 
 
 def sample_severities(habits: dict[str, float], fatigue: float, rng: np.random.Generator) -> dict[str, float]:
