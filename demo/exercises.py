@@ -42,10 +42,6 @@ from preprocessing.constants import SCORE_SCALE
 RATER_NOISE_SD = 3.5  # score points, as between human raters
 REP_SPREAD = 0.45  # per-repetition spread of fault severities around the subject's habit
 MIN_LUNGE_DROP = 0.05  # leg lengths the pelvis goes down in every lunge (see feasible_lunge)
-# Where a squatting or lunging person holds the arms (domain randomisation: real recordings show arms
-# forward, raised overhead as in many lab protocols, or hanging): pose -> probability.
-ARM_POSES = {"forward": 0.5, "overhead": 0.3, "down": 0.2}
-LUNGE_WIDTHS = (0.0, 1.0)  # feet apart sideways in a lunge, as a share of the stance: inline (0) to split
 STYLE_RANGES = {
     "stance": (1.3, 1.7),
     "toe_out": (8.0, 18.0),
@@ -70,22 +66,10 @@ class Subject:
     neck_flex: float  # degrees the head is bent forward
     comfortable_seconds: float  # duration of one repetition at the subject's own pace
     miss_rate: float  # chance of a frame without detection
-    arm_pose: str = "forward"  # squat / lunge: one of ARM_POSES
-    lunge_width: float = 1.0  # lunge: feet apart sideways as a share of ``stance`` (0: inline, one line)
 
 
 # --------------------------------------------------------------------------------------------------
 # Exercises: joint angles and targets over a repetition (``m`` = timeline depth), from the severities
-
-
-def arms(subject: Subject, shoulders: np.ndarray, swing: np.ndarray, elbow_flex: float) -> Joints:
-    """The arms of a standing exercise in the subject's ``arm_pose``: swinging forward by ``swing``
-    degrees, raised overhead and spread (a held bar or dowel), or hanging."""
-    if subject.arm_pose == "overhead":
-        return arms_forward(shoulders, np.full_like(swing, 165.0), 10.0, subject.body, spread=0.45)
-    if subject.arm_pose == "down":
-        return arms_forward(shoulders, np.full_like(swing, 5.0), 10.0, subject.body)
-    return arms_forward(shoulders, swing, elbow_flex, subject.body)
 
 
 def squat_joints(subject: Subject, severity: dict[str, float], timeline: Timeline) -> Joints:
@@ -119,7 +103,7 @@ def squat_joints(subject: Subject, severity: dict[str, float], timeline: Timelin
     rounding = 25.0 * severity["torso_lean"] * m
     tilt = SIDE_SIGN[weak] * 8.0 * severity["asymmetry"] * m
     joints.update(trunk(joints["hip"], lean, rounding, subject.neck_flex, tilt, body))
-    joints.update(arms(subject, joints["shoulder"], lerp(10.0, 20.0 + 70.0 * subject.arm_reach, m), 15.0))
+    joints.update(arms_forward(joints["shoulder"], lerp(10.0, 20.0 + 70.0 * subject.arm_reach, m), 15.0, body))
     return joints
 
 
@@ -130,7 +114,7 @@ def lunge_stance(subject: Subject, severity: dict[str, float]) -> tuple[np.ndarr
     placed so that the back knee is at the height the back_knee severity asks for.
     """
     body, front, back = subject.body, subject.lead_side, 1 - subject.lead_side
-    half_stance = subject.lunge_width * subject.stance * body.hip_width / 2
+    half_stance = subject.stance * body.hip_width / 2
     front_ankle = np.array([SIDE_SIGN[front] * half_stance, body.ankle_height, 0.0])
     thigh = np.array([lerp(92.0, 50.0, severity["depth"])])
     shank = np.array([6.0 + 30.0 * severity["knee_over_toe"]])
@@ -206,7 +190,7 @@ def lunge_joints(subject: Subject, severity: dict[str, float], timeline: Timelin
     joints.update(hip=hips, knee=stack_sides(*knees))
     lean = 3.0 + (5.0 + 35.0 * severity["torso_lean"]) * m
     joints.update(trunk(hips, lean, np.zeros_like(m), subject.neck_flex, 10.0 * sway, body))
-    joints.update(arms(subject, joints["shoulder"], lerp(5.0, 5.0 + 40.0 * subject.arm_reach, m), 20.0))
+    joints.update(arms_forward(joints["shoulder"], lerp(5.0, 5.0 + 40.0 * subject.arm_reach, m), 20.0, body))
     return joints
 
 
@@ -355,7 +339,6 @@ def sample_habits(
 def sample_subject(name: str, exercise: Exercise, rng: np.random.Generator) -> Subject:
     """A random subject for ``exercise``."""
     view = str(rng.choice(tuple(VIEWS), p=VIEW_PROBABILITIES))
-    arms, width = standing_style(exercise, rng)
     return Subject(
         name=name,
         body=sample_body(rng),
@@ -366,20 +349,7 @@ def sample_subject(name: str, exercise: Exercise, rng: np.random.Generator) -> S
         **{style: float(rng.uniform(low, high)) for style, (low, high) in STYLE_RANGES.items()},
         comfortable_seconds=float(rng.uniform(*exercise.rep_seconds)),
         miss_rate=float(rng.choice(MISS_RATES)),
-        arm_pose=arms,
-        lunge_width=width,
     )
-
-
-def standing_style(exercise: Exercise, rng: np.random.Generator) -> tuple[str, float]:
-    """A standing exercise's arm pose (ARM_POSES) and a lunge's foot width (LUNGE_WIDTHS, else 1), drawn from a
-    stream spawned off ``rng``, so every other draw of the subject, and the push-ups (arms planted),
-    stay as they were."""
-    if exercise.name == "pushup":
-        return "forward", 1.0
-    spawned = np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0])  # type: ignore[attr-defined]
-    arms = str(spawned.choice(list(ARM_POSES), p=list(ARM_POSES.values())))
-    return arms, float(spawned.uniform(*LUNGE_WIDTHS)) if exercise.name == "lunge" else 1.0
 
 
 def sample_severities(habits: dict[str, float], fatigue: float, rng: np.random.Generator) -> dict[str, float]:

@@ -131,7 +131,7 @@ def session_subject(exercise: str, seed: int) -> tuple[Exercise, Subject, Camera
     """The exercise model, the session's subject and camera, and the random stream that goes on."""
     model = EXERCISE_MODELS[exercise]
     rng = subject_rng(seed, exercise, SESSION_SUBJECT)
-    subject = replace(sample_subject("session", model, rng), arm_pose="forward")  # as the sessions were made
+    subject = sample_subject("session", model, rng)
     return model, subject, jitter_camera(subject.camera, rng), rng
 
 

@@ -182,14 +182,11 @@ def trunk(
     }
 
 
-def arms_forward(
-    shoulders: np.ndarray, flexion: np.ndarray, elbow_flex: float, body: Body, spread: float = 0.12
-) -> Joints:
-    """Arms by forward kinematics: raised ``flexion`` degrees forward from hanging, elbows bent, the
-    upper arms ``spread`` out sideways."""
+def arms_forward(shoulders: np.ndarray, flexion: np.ndarray, elbow_flex: float, body: Body) -> Joints:
+    """Arms by forward kinematics: raised ``flexion`` degrees forward from hanging, elbows bent."""
     arms: dict[str, list[np.ndarray]] = {"elbow": [], "wrist": [], "finger": [], "thumb": []}
     for side in SIDES:
-        upper = unit(direction(180.0 - flexion, FORWARD) + spread * SIDE_SIGN[side] * LEFT_AXIS)
+        upper = unit(direction(180.0 - flexion, FORWARD) + 0.12 * SIDE_SIGN[side] * LEFT_AXIS)
         fore = direction(180.0 - flexion - elbow_flex, FORWARD)
         elbow = shoulders[:, side] + body.upper_arm * upper
         arms["elbow"].append(elbow)

@@ -50,6 +50,21 @@ def test_fast_dev_run_fit_test_predict(config: Path, demo_data_dir: Path, run_cl
     assert len(predictions) == 8 and predictions.score.between(0, 100).all()
 
 
+@pytest.mark.parametrize("exercise", ["squat", "lunge"])
+def test_the_synthetic_only_recipe_layers_on_every_exercise(
+    exercise: str, run_cli: RunCli, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    with pytest.raises(SystemExit):
+        run_cli(
+            ["fit", "--config", str(REPO / f"{exercise}.yaml"), "--config", str(REPO / "sim.yaml"), "--print_config"],
+            tmp_path,
+        )
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["data"]["exercise"] == exercise and printed["data"]["val_fraction"] == 0.0
+    assert (printed["model"]["backbone"], printed["data"]["feature_set"]) == ("tcn", "kinematic")
+    assert printed["data"]["extra_train_csv"] is None and printed["data"]["coach_points"] is None
+
+
 def test_real_clip_recipe_layers_on_an_exercise_config(
     demo_data_dir: Path, run_cli: RunCli, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
