@@ -134,14 +134,19 @@ Value = float | str
 NOT_SEEN = "its landmarks are not visible enough"
 
 
+def _side_angles(pose: Pose, side: int | None, a: Pair, b: Pair, c: Pair) -> np.ndarray | None:
+    """The angle at ``b`` (degrees) on ``side`` in every valid sample, or None without a side."""
+    if side is None:
+        return None
+    xy = pose.xy[pose.valid]
+    return _angle(xy[:, a[side]], xy[:, b[side]], xy[:, c[side]])
+
+
 def knee_angle(pose: Pose) -> Value:
     """Smallest knee angle (hip-knee-ankle) over the repetition, on the better-seen leg; 180° is a
     straight leg, smaller is deeper."""
-    side = pose.seen(HIP, KNEE, ANKLE)
-    if side is None:
-        return NOT_SEEN
-    xy = pose.xy[pose.valid]
-    return float(_angle(xy[:, HIP[side]], xy[:, KNEE[side]], xy[:, ANKLE[side]]).min())
+    angles = _side_angles(pose, pose.seen(HIP, KNEE, ANKLE), HIP, KNEE, ANKLE)
+    return NOT_SEEN if angles is None else float(angles.min())
 
 
 def hip_above_knee(pose: Pose) -> Value:
@@ -161,16 +166,18 @@ def trunk_lean(pose: Pose) -> Value:
     return float(_from_vertical(pose.mid(HIP), pose.mid(SHOULDER))[pose.bottom])
 
 
+def _width_ratio(pose: Pose, part: Pair, reference: Pair) -> Value:
+    """The left-right width of ``part`` at the bottom in % of ``reference``'s (all four points seen)."""
+    if not pose.both_seen(part, reference):
+        return NOT_SEEN
+    bottom = pose.xy[pose.bottom]
+    width = _length(bottom[part[0]], bottom[part[1]])
+    return float(100.0 * width / (_length(bottom[reference[0]], bottom[reference[1]]) + EPS))
+
+
 def knee_gap(pose: Pose) -> Value:
     """Knee width at the bottom in % of ankle width (knees travelling inwards make it smaller)."""
-    if not pose.both_seen(KNEE, ANKLE):
-        return NOT_SEEN
-    b = pose.bottom
-    return float(
-        100.0
-        * _length(pose.xy[b, KNEE[0]], pose.xy[b, KNEE[1]])
-        / (_length(pose.xy[b, ANKLE[0]], pose.xy[b, ANKLE[1]]) + EPS)
-    )
+    return _width_ratio(pose, KNEE, ANKLE)
 
 
 def heel_lift(pose: Pose) -> Value:
@@ -200,20 +207,14 @@ def duration(pose: Pose) -> Value:
 
 def elbow_angle(pose: Pose) -> Value:
     """Smallest elbow angle (shoulder-elbow-wrist) over the repetition, better-seen arm; smaller is deeper."""
-    side = pose.seen(SHOULDER, ELBOW, WRIST)
-    if side is None:
-        return NOT_SEEN
-    xy = pose.xy[pose.valid]
-    return float(_angle(xy[:, SHOULDER[side]], xy[:, ELBOW[side]], xy[:, WRIST[side]]).min())
+    angles = _side_angles(pose, pose.seen(SHOULDER, ELBOW, WRIST), SHOULDER, ELBOW, WRIST)
+    return NOT_SEEN if angles is None else float(angles.min())
 
 
 def lockout(pose: Pose) -> Value:
     """Largest elbow angle over the repetition (the arms at the top), better-seen arm; 180° is straight."""
-    side = pose.seen(SHOULDER, ELBOW, WRIST)
-    if side is None:
-        return NOT_SEEN
-    xy = pose.xy[pose.valid]
-    return float(_angle(xy[:, SHOULDER[side]], xy[:, ELBOW[side]], xy[:, WRIST[side]]).max())
+    angles = _side_angles(pose, pose.seen(SHOULDER, ELBOW, WRIST), SHOULDER, ELBOW, WRIST)
+    return NOT_SEEN if angles is None else float(angles.max())
 
 
 def hip_line(pose: Pose) -> Value:
@@ -230,14 +231,7 @@ def hip_line(pose: Pose) -> Value:
 
 def elbow_flare(pose: Pose) -> Value:
     """Elbow width at the bottom in % of shoulder width (elbows flaring out make it larger)."""
-    if not pose.both_seen(SHOULDER, ELBOW):
-        return NOT_SEEN
-    b = pose.bottom
-    return float(
-        100.0
-        * _length(pose.xy[b, ELBOW[0]], pose.xy[b, ELBOW[1]])
-        / (_length(pose.xy[b, SHOULDER[0]], pose.xy[b, SHOULDER[1]]) + EPS)
-    )
+    return _width_ratio(pose, ELBOW, SHOULDER)
 
 
 def shoulder_drop(pose: Pose) -> Value:
@@ -277,11 +271,8 @@ def front_leg(pose: Pose, *joints: Pair) -> int | None:
 
 def front_knee_angle(pose: Pose) -> Value:
     """Smallest knee angle of the front leg over the repetition (the back knee is the lower one at the bottom)."""
-    front = front_leg(pose, HIP, KNEE, ANKLE)
-    if front is None:
-        return NOT_SEEN
-    xy = pose.xy[pose.valid]
-    return float(_angle(xy[:, HIP[front]], xy[:, KNEE[front]], xy[:, ANKLE[front]]).min())
+    angles = _side_angles(pose, front_leg(pose, HIP, KNEE, ANKLE), HIP, KNEE, ANKLE)
+    return NOT_SEEN if angles is None else float(angles.min())
 
 
 def knee_past_toe(pose: Pose) -> Value:
