@@ -14,9 +14,10 @@ Every figure scores reps with ranges learned from *other* people's good reps onl
 - ``../shared/real_mocap``: leave one subject out, squats and lunges, each rep through the three fixed
   virtual cameras (front / oblique / side), ranges per view from the other subjects' correct reps.
 
-``--dev`` sweeps the upper quantile of the ranges (the lower one mirrors it) on the demo train folder
-alone, four folds by subject, and prints the share of good (>= GOOD_SCORE) and poor (< POOR_SCORE)
-reps flagged: that is where RANGE_QUANTILES was chosen, before any real-data figure was computed.
+``--dev`` sweeps the upper quantile of the ranges (the lower one mirrors it) and the margin beyond the
+bound an item needs on the demo train folder alone, four folds by subject, and prints the share of
+good (>= GOOD_SCORE) and poor (< POOR_SCORE) reps flagged: that is where RANGE_QUANTILES and
+serving.feedback.MIN_OUTSIDE were chosen.
 """
 
 import argparse
@@ -39,7 +40,7 @@ from preprocessing.form import RANGE_QUANTILES, Measured, View, learn_ranges, me
 from preprocessing.pose import PoseSettings  # noqa: E402
 from preprocessing.registry import EXERCISES  # noqa: E402
 from preprocessing.virtual_camera import VIEWS as CAMERA_VIEWS  # noqa: E402
-from serving.feedback import check_form  # noqa: E402
+from serving.feedback import MIN_OUTSIDE, check_form  # noqa: E402
 
 SHARED = REPO.parent / "shared"
 FAULT_POINTS = 10.0  # a demo rep's main fault counts when it costs at least this many score points
@@ -97,10 +98,14 @@ def demo_reps(exercise: str, folder: str) -> list[Rep]:
     return [Rep(r.group, r.score, r.view, r.measured, cost) for r, cost in zip(reps, costs, strict=True)]
 
 
-def items_of(exercise: str, train: list[Rep], scored: list[Rep], quantiles: tuple[float, float, float]) -> list[list]:
-    """The feedback items of each ``scored`` rep, with ranges from ``train``'s good reps."""
+def items_of(
+    exercise: str, train: list[Rep], scored: list[Rep], quantiles: tuple[float, float, float], margin: float = 0.0
+) -> list[list]:
+    """The feedback items of each ``scored`` rep, with ranges from ``train``'s good reps (``margin``:
+    --dev only, items at least this far outside beside the product's MIN_OUTSIDE)."""
     ranges = learn_ranges(exercise, [(r.view, r.measured) for r in train], [r.score for r in train], "", quantiles)
-    return [check_form(r.measured, r.view, exercise, ranges).feedback for r in scored]
+    checks = [check_form(r.measured, r.view, exercise, ranges).feedback for r in scored]
+    return [[item for item in items if item.outside >= margin] for items in checks]
 
 
 def by_group(exercise: str, reps: list[Rep], quantiles: tuple[float, float, float] = RANGE_QUANTILES) -> list[list]:
@@ -155,20 +160,23 @@ def demo_report(exercise: str) -> None:
 
 
 def dev_sweep(exercise: str) -> None:
+    """Poor and good demo train reps flagged per (upper quantile, margin), four folds by subject."""
     reps = demo_reps(exercise, EXERCISES[exercise].train_folder)
     subjects = sorted({r.group for r in reps})
     fold_of = {subject: k % 4 for k, subject in enumerate(subjects)}
     for upper in (0.9, 0.95, 0.975, 0.99, 1.0):
-        quantiles = (1.0 - upper, 0.5, upper)
-        items: list[list] = [[] for _ in reps]
-        for fold in range(4):
-            held = [i for i, r in enumerate(reps) if fold_of[r.group] == fold]
-            train = [r for r in reps if fold_of[r.group] != fold]
-            for i, found in zip(held, items_of(exercise, train, [reps[i] for i in held], quantiles), strict=True):
-                items[i] = found
-        good = [bool(i) for r, i in zip(reps, items, strict=True) if r.score >= 80.0]
-        poor = [bool(i) for r, i in zip(reps, items, strict=True) if r.score < POOR_SCORE]
-        print(f"| {exercise} | {upper} | {share(poor)} | {share(good)} |")
+        for margin in (MIN_OUTSIDE, 0.5, 1.0):
+            quantiles = (1.0 - upper, 0.5, upper)
+            items: list[list] = [[] for _ in reps]
+            for fold in range(4):
+                held = [i for i, r in enumerate(reps) if fold_of[r.group] == fold]
+                train = [r for r in reps if fold_of[r.group] != fold]
+                found = items_of(exercise, train, [reps[i] for i in held], quantiles, margin)
+                for i, its in zip(held, found, strict=True):
+                    items[i] = its
+            good = [bool(i) for r, i in zip(reps, items, strict=True) if r.score >= 80.0]
+            poor = [bool(i) for r, i in zip(reps, items, strict=True) if r.score < POOR_SCORE]
+            print(f"| {exercise} | {upper} | {margin} | {share(poor)} | {share(good)} |")
 
 
 def real_pushups() -> tuple[list[Rep], list[list]]:
@@ -196,8 +204,8 @@ def main() -> int:
     parser.add_argument("--dev", action="store_true", help="the quantile sweep on the demo train folder")
     args = parser.parse_args()
     if args.dev:
-        print("| exercise | upper quantile | poor reps (< 55) with an item | good reps (>= 80) with an item |")
-        print("|---|---|---|---|")
+        print("| exercise | upper quantile | margin | poor reps (< 55) with an item | good reps (>= 80) with an item |")
+        print("|---|---|---|---|---|")
         for exercise in EXERCISES:
             dev_sweep(exercise)
         return 0

@@ -2,9 +2,9 @@
 
 For each measurement of the rep's exercise (``preprocessing.form``) with a range for the rep's view, a
 value beyond the bound on its bad side (``high``: above the range's high quantile, ``low``: below its
-low one) is an item; its ``outside`` is the distance beyond the bound in half-widths of the range
-(bound - median), so a depth 20° past a tight range ranks above a tempo 0.2 s past a loose one. At most
-MAX_ITEMS, the furthest outside first.
+low one) by at least MIN_OUTSIDE is an item; ``outside`` is the distance beyond the bound in
+half-widths of the range (bound - median), so a depth 20° past a tight range ranks above a tempo 0.2 s
+past a loose one. At most MAX_ITEMS, the furthest outside first.
 """
 
 from preprocessing.cache import PoseSequence
@@ -13,6 +13,9 @@ from serving.results import FeedbackItem, FormCheck, FormMeasurement
 
 MAX_ITEMS = 3
 MIN_HALF_WIDTH = 1e-3
+# Half-widths beyond the bound an item needs: chosen on the demo train folder (benchmarks/feedback.py
+# --dev), where 0.25 halves the good reps flagged and keeps the poor ones.
+MIN_OUTSIDE = 0.25
 
 
 def _format(value: float, unit: str) -> str:
@@ -30,11 +33,11 @@ def _item(spec: Measurement, value: float, bounds: dict[str, float]) -> Feedback
             continue
         bound, median = bounds[side], bounds["median"]
         beyond = value - bound if side == "high" else bound - value
-        if beyond <= 0:
+        outside = beyond / max(abs(bound - median), MIN_HALF_WIDTH)
+        if outside < MIN_OUTSIDE:
             continue
         shown = abs if spec.bad == "both" else float  # a two-sided measurement reads as a size on either side
         text = spec.advice[side].format(value=_format(shown(value), spec.unit), bound=_format(shown(bound), spec.unit))
-        outside = beyond / max(abs(bound - median), MIN_HALF_WIDTH)
         return FeedbackItem(spec.name, value, bound, round(outside, 2), text)
     return None
 
