@@ -39,6 +39,8 @@ def ranges(
         cache_dir: keypoint cache folder (poses are extracted on first use)
         split: which rows to learn from
     """
+    if not csv.is_file():
+        raise DataValidationError(f"{csv}: no such CSV file")
     layout = layout_exercise(csv)
     exercise = exercise or layout  # type: ignore[assignment]
     if exercise is None:

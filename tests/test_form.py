@@ -262,3 +262,17 @@ def test_the_annotated_frames_show_the_reps_feedback() -> None:
         "fix: keep your chest up: trunk 35 deg from vertical at the bottom; good reps here stay within 30 deg",
     ]
     assert overlay_lines([rep], False, False)[-2:] == lines[-2:]  # live: the last closed rep's
+
+
+def test_the_ranges_command_learns_a_data_sets_ranges_and_names_a_missing_csv(
+    demo_data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from preprocessing.reference import ranges
+
+    out = tmp_path / "squat_ranges.json"
+    assert ranges(demo_data_dir / "squat_scores.csv", out, data_dir=demo_data_dir, cache_dir=tmp_path / "cache") == 0
+    learned = read_ranges(out, "squat")
+    assert learned["source"].startswith("train split of") and learned["good_reps"] >= 20
+    assert "knee_angle" in learned["measurements"] and "ranges of" in capsys.readouterr().out
+    with pytest.raises(DataValidationError, match=r"missing\.csv: no such CSV file"):
+        ranges(tmp_path / "missing.csv", out)
