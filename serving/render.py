@@ -17,6 +17,22 @@ STEP_IN = "step into the frame"
 JOINTS = sorted({mark for bone in BONES for mark in bone})
 
 
+def wrapped(lines: list[str], width: int, scale: float) -> list[str]:
+    """``lines`` broken at spaces so that each fits ``width`` pixels in the overlay font at ``scale``."""
+    out: list[str] = []
+    for line in lines:
+        current = ""
+        for word in line.split(" "):
+            candidate = f"{current} {word}" if current else word
+            fits = cv2.getTextSize(candidate, cv2.FONT_HERSHEY_SIMPLEX, scale, int(4 * scale) + 1)[0][0] <= width
+            if current and not fits:
+                out.append(current)
+                candidate = "  " + word  # a continued line is indented
+            current = candidate
+        out.append(current)
+    return out
+
+
 def draw(frame: np.ndarray, landmarks: np.ndarray | None, lines: list[str]) -> None:
     """Skeleton (visible bones) and text lines on a BGR frame, in place."""
     height, width = frame.shape[:2]
@@ -30,7 +46,7 @@ def draw(frame: np.ndarray, landmarks: np.ndarray | None, lines: list[str]) -> N
             if visible[a]:
                 cv2.circle(frame, tuple(points[a]), max(3, width // 300), (0, 0, 255), -1)
     scale = max(0.6, width / 1000)
-    for row, text in enumerate(lines):
+    for row, text in enumerate(wrapped(lines, width - 20, scale)):
         origin = (10, int((row + 1) * 34 * scale))
         cv2.putText(frame, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), int(4 * scale) + 1)
         cv2.putText(frame, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), int(2 * scale))

@@ -276,3 +276,16 @@ def test_the_ranges_command_learns_a_data_sets_ranges_and_names_a_missing_csv(
     assert "knee_angle" in learned["measurements"] and "ranges of" in capsys.readouterr().out
     with pytest.raises(DataValidationError, match=r"missing\.csv: no such CSV file"):
         ranges(tmp_path / "missing.csv", out)
+
+
+def test_long_overlay_lines_wrap_to_the_frame() -> None:
+    import cv2
+
+    from serving.render import wrapped
+
+    line = "fix: too fast: 1.2 s for the rep; good reps here take 2.0 s or more"
+    lines = wrapped(["reps: 1", line], 600, 1.28)
+    assert lines[0] == "reps: 1" and len(lines) > 2  # the long line continues below
+    assert " ".join(part.strip() for part in lines[1:]) == line
+    assert all(cv2.getTextSize(part, cv2.FONT_HERSHEY_SIMPLEX, 1.28, 6)[0][0] <= 600 for part in lines)
+    assert wrapped([line], 5000, 1.28) == [line]
