@@ -289,3 +289,33 @@ def test_long_overlay_lines_wrap_to_the_frame() -> None:
     assert " ".join(part.strip() for part in lines[1:]) == line
     assert all(cv2.getTextSize(part, cv2.FONT_HERSHEY_SIMPLEX, 1.28, 6)[0][0] <= 600 for part in lines)
     assert wrapped([line], 5000, 1.28) == [line]
+
+
+def test_the_annotated_video_draws_each_reps_feedback_on_its_frames(tmp_path: Path) -> None:
+    import cv2
+    from conftest import write_astronaut_set
+
+    from preprocessing.pose import PoseSettings
+    from serving.render import write_annotated
+    from serving.sets import score_session
+
+    video = tmp_path / "set.avi"
+    write_astronaut_set(video, bumps=2)
+    check = check_form(measured(100.0), "side", "squat", RANGES)  # one item, drawn on every rep
+
+    def scored(form):
+        return score_session(video, "pushup", lambda s: [50.0] * len(s), PoseSettings(), tmp_path, form=form)
+
+    with_items, without = scored(lambda *_: check), scored(None)
+    assert len(with_items.result.reps) == 2 and with_items.result.reps[0].form == check
+    frames = {}
+    for name, run in (("with", with_items), ("without", without)):
+        write_annotated(video, tmp_path / f"{name}.mp4", run.result, run.stream)
+        capture = cv2.VideoCapture(str(tmp_path / f"{name}.mp4"))
+        frames[name] = [capture.read()[1] for _ in range(int(capture.get(cv2.CAP_PROP_FRAME_COUNT)))]
+        capture.release()
+    rep = with_items.result.reps[0]
+    inside, before = (rep.start_frame + rep.end_frame) // 2, max(rep.start_frame - 5, 0)
+    assert len(frames["with"]) == len(frames["without"]) > rep.end_frame
+    assert np.abs(frames["with"][inside].astype(int) - frames["without"][inside]).sum() > 0  # the fix line
+    assert np.array_equal(frames["with"][before], frames["without"][before])  # before any rep: nothing
