@@ -11,6 +11,8 @@ through the very features the model was trained on:
 - squats and lunges: the reps of ``../shared/real_mocap`` through the three fixed virtual cameras
   (front / oblique / side), and for squats the 21 labelled clips of ``../shared/real_footage/squats``
   (too few for a metric: the two mean scores and the ranks of the incorrect clips).
+Beside the networks, ``cv``'s two baselines trained on the same demo rows: the majority answer (the
+demo scores' mean: every real rep one score) and a random forest on per-clip summary statistics.
 
 Per data set (and view): ROC AUC of correct above incorrect, accuracy at the midpoint (55, between the
 label scores 90 and 20) and Spearman, each the mean over the training seeds, for every setup side by
@@ -37,17 +39,19 @@ from pytorch_lightning.callbacks import ModelCheckpoint  # noqa: E402
 from pytorch_lightning.loggers import CSVLogger  # noqa: E402
 
 from export.callback import ExportCallback  # noqa: E402
-from lightning_module.crossval import fold_metrics, make_cli  # noqa: E402
+from lightning_module.crossval import FoldData, baseline_predictions, fold_metrics, make_cli  # noqa: E402
 from lightning_module.regressor import ScoreRegressor  # noqa: E402
 from preprocessing.constants import DEFAULT_CACHE_DIR, SCORE_SCALE  # noqa: E402
 from preprocessing.features import sequence_features, video_pose  # noqa: E402
 from preprocessing.pose import PoseSettings  # noqa: E402
+from preprocessing.registry import EXERCISES  # noqa: E402
 from preprocessing.virtual_camera import VIEWS  # noqa: E402
 
 SHARED = REPO.parent / "shared"
 LABEL_SCORE = {"correct": 90.0, "incorrect": 20.0}
 THRESHOLD = 55.0
 SETUPS = {"seed": [], "sim": ["sim.yaml"]}
+BASELINES = ("majority", "random_forest")  # crossval's baselines, fitted on the same demo train rows
 
 
 @dataclass(frozen=True)
@@ -116,10 +120,26 @@ def train(
     return model, str(cli.datamodule.hparams["feature_set"])
 
 
+def poses(videos: list[str]) -> list:
+    """The NUM_FRAMES pose sequences of ``videos`` (from the keypoint cache, or pose and skeleton files)."""
+    settings = PoseSettings()
+    return [video_pose(v, settings, REPO / DEFAULT_CACHE_DIR)[0] for v in videos]
+
+
+def baseline_scores(exercise: str, data_dir: Path, real: RealSet, seed: int) -> dict[str, np.ndarray]:
+    """The majority answer (the demo scores' mean) and the random forest on per-clip summary statistics
+    of ``cv``, trained on the demo train folder, scoring ``real``."""
+    spec = EXERCISES[exercise]
+    table = pd.read_csv(data_dir / spec.scores_csv)
+    train = table[table["video"].str.startswith(spec.train_folder + "/")]
+    videos = [str(data_dir / v) for v in train["video"]]
+    fold = FoldData(train, pd.DataFrame({"video": real.videos}), poses(videos), poses(real.videos))
+    return baseline_predictions(fold, seed)
+
+
 def scores(model: ScoreRegressor, feature_set: str, videos: list[str]) -> np.ndarray:
     """Scores 0..100 of real inputs through the model's own feature set (poses from the keypoint cache)."""
-    settings = PoseSettings()
-    features = [sequence_features(video_pose(v, settings, REPO / DEFAULT_CACHE_DIR)[0], feature_set) for v in videos]
+    features = [sequence_features(sequence, feature_set) for sequence in poses(videos)]
     with torch.no_grad():
         return model(torch.from_numpy(np.stack(features))).numpy().reshape(-1) * SCORE_SCALE
 
@@ -154,10 +174,15 @@ def run_all(args: argparse.Namespace) -> pd.DataFrame:
             if not sets:
                 print(f"{exercise}: no real data under {SHARED}: skipped")
                 continue
+            data_dir = Path(args.data_dir).resolve()
+            for seed in args.seeds if args.baselines else []:
+                for real in sets:
+                    for name, predicted in baseline_scores(exercise, data_dir, real, seed).items():
+                        for row in measure(real, predicted):
+                            records.append({"exercise": exercise, "setup": name, "seed": seed, **row})
             for setup in args.setups:
                 for seed in args.seeds:
                     run = Path(root) / f"{exercise}-{setup}-{seed}"
-                    data_dir = Path(args.data_dir).resolve()
                     model, feature_set = train(exercise, setup, seed, data_dir, run, args.max_epochs, args.fit)
                     for real in sets:
                         for row in measure(real, scores(model, feature_set, real.videos)):
@@ -170,7 +195,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data_dir", default=str(REPO / "data"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44])
-    parser.add_argument("--setups", nargs="+", default=list(SETUPS), choices=list(SETUPS))
+    parser.add_argument("--setups", nargs="*", default=list(SETUPS), choices=list(SETUPS))
+    parser.add_argument(
+        "--baselines", action=argparse.BooleanOptionalAction, default=True, help="the majority answer and the forest"
+    )
     parser.add_argument("--exercises", nargs="+", default=["pushup", "squat", "lunge"])
     parser.add_argument("--limit", type=int, default=None, help="at most this many real rows per data set")
     parser.add_argument("--max_epochs", type=int, default=None, help="override the configs' epochs (tests)")

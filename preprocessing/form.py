@@ -336,6 +336,11 @@ def _m(
     return Measurement(name, unit, views, bad, compute, advice)
 
 
+def _trunk(advice: str) -> Measurement:
+    """Trunk lean (squat and lunge alike), with the exercise's own advice."""
+    return _m("trunk_lean", "°", PROFILE, "high", trunk_lean, high=advice)
+
+
 TEMPO = _m(
     "duration",
     "s",
@@ -362,14 +367,7 @@ MEASUREMENTS: dict[str, tuple[Measurement, ...]] = {
             hip_above_knee,
             high="go lower: hips stop at {value} above knee height; good reps here reach {bound} or lower",
         ),
-        _m(
-            "trunk_lean",
-            "°",
-            PROFILE,
-            "high",
-            trunk_lean,
-            high="keep your chest up: trunk {value} from vertical at the bottom; good reps here stay within {bound}",
-        ),
+        _trunk("keep your chest up: trunk {value} from vertical at the bottom; good reps here stay within {bound}"),
         _m(
             "knee_gap",
             "% of ankle width",
@@ -466,14 +464,7 @@ MEASUREMENTS: dict[str, tuple[Measurement, ...]] = {
             knee_past_toe,
             high="keep the front knee over the ankle: it ends {value} past the toes; good reps here: {bound} or less",
         ),
-        _m(
-            "trunk_lean",
-            "°",
-            PROFILE,
-            "high",
-            trunk_lean,
-            high="keep your trunk upright: {value} from vertical at the bottom; good reps here stay within {bound}",
-        ),
+        _trunk("keep your trunk upright: {value} from vertical at the bottom; good reps here stay within {bound}"),
         _m(
             "back_knee_height",
             "% of a shank",

@@ -235,6 +235,8 @@ def test_an_artifact_with_bad_form_ranges_is_refused(squat_export: SquatExport, 
     )
     with pytest.raises(ArtifactError, match=r"squat_scorer.meta.json: form_ranges are for 'lunge', not squat"):
         Scorer(folder / "squat_scorer.onnx")
+    with pytest.raises(ArtifactError, match=r"is a squat model; the form ranges given are lunge's"):
+        Scorer(squat_export.out_dir / "squat_scorer.onnx", form_ranges={"exercise": "lunge", "measurements": {}})
 
 
 @pytest.mark.skipif(not (SHARED / "real_footage").is_dir(), reason="needs ../shared/real_footage")

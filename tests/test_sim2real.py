@@ -22,7 +22,11 @@ def test_the_benchmark_scores_real_data_with_demo_trained_models(demo_data_dir: 
     argv = ["--data_dir", str(demo_data_dir), "--exercises", "pushup", "squat", "--seeds", "1"]
     argv += ["--setups", "sim", "--limit", "4", "--max_epochs", "1", "--out", str(out)]
     assert sim2real.main(argv) == 0
-    rows = pd.read_csv(out)
+    everything = pd.read_csv(out)
+    assert set(everything["setup"]) == {"sim", "majority", "random_forest"}  # the baselines beside the network
+    majority = everything[(everything["setup"] == "majority") & (everything["data"] == "real_pushups")].iloc[0]
+    assert majority["roc_auc"] == 0.5 and majority["mean_correct"] == majority["mean_incorrect"]
+    rows = everything[everything["setup"] == "sim"]
     pushups = rows[rows["data"] == "real_pushups"].iloc[0]
     assert pushups["n"] == 4 and 0.0 <= pushups["roc_auc"] <= 1.0 and 0.0 <= pushups["accuracy"] <= 1.0
     mocap = rows[rows["data"] == "real_mocap"].set_index("view")
