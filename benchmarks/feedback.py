@@ -2,6 +2,7 @@
 
     python benchmarks/feedback.py            # the reported figures (README "Feedback: what to fix")
     python benchmarks/feedback.py --dev      # the dev sweep that chose the range quantiles
+    python benchmarks/feedback.py --realism  # the generator beside real movement, measurement by measurement
 
 Every figure scores reps with ranges learned from *other* people's good reps only:
 
@@ -18,12 +19,19 @@ Every figure scores reps with ranges learned from *other* people's good reps onl
 bound an item needs on the demo train folder alone, four folds by subject, and prints the share of
 good (>= GOOD_SCORE) and poor (< POOR_SCORE) reps flagged: that is where RANGE_QUANTILES and
 serving.feedback.MIN_OUTSIDE were chosen.
+
+``--realism`` compares the synthetic generator with real movement through the same measurements: per
+exercise, measurement and view, the median over the demo train folder's good (>= GOOD_SCORE) and poor
+(< POOR_SCORE) reps beside the median over the real correct and incorrect reps (push-ups: the clips of
+``../shared/real_pushups``; squats and lunges: ``../shared/real_mocap`` through the virtual cameras).
+A generator whose good reps sit where real correct ones do, and whose faults move a measurement the
+way real incorrect reps move it, is one whose models can judge real people (README, "Sim-to-real").
 """
 
 import argparse
 import collections
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +44,7 @@ sys.path.insert(0, str(REPO))
 from demo.exercises import EXERCISE_MODELS  # noqa: E402
 from preprocessing.constants import DEFAULT_CACHE_DIR  # noqa: E402
 from preprocessing.features import clip_seconds, video_pose  # noqa: E402
-from preprocessing.form import RANGE_QUANTILES, Measured, View, learn_ranges, measure  # noqa: E402
+from preprocessing.form import GOOD_SCORE, RANGE_QUANTILES, Measured, View, learn_ranges, measure  # noqa: E402
 from preprocessing.pose import PoseSettings  # noqa: E402
 from preprocessing.registry import EXERCISES  # noqa: E402
 from preprocessing.virtual_camera import VIEWS as CAMERA_VIEWS  # noqa: E402
@@ -174,7 +182,7 @@ def dev_sweep(exercise: str) -> None:
                 found = items_of(exercise, train, [reps[i] for i in held], quantiles, margin)
                 for i, its in zip(held, found, strict=True):
                     items[i] = its
-            good = [bool(i) for r, i in zip(reps, items, strict=True) if r.score >= 80.0]
+            good = [bool(i) for r, i in zip(reps, items, strict=True) if r.score >= GOOD_SCORE]
             poor = [bool(i) for r, i in zip(reps, items, strict=True) if r.score < POOR_SCORE]
             print(f"| {exercise} | {upper} | {margin} | {share(poor)} | {share(good)} |")
 
@@ -199,10 +207,46 @@ def real_mocap(exercise: str) -> tuple[list[Rep], list[list]]:
     return reps, by_group(exercise, reps)
 
 
+def medians(reps: list[Rep], classes: dict[str, Callable[[float], bool]]) -> pd.DataFrame:
+    """Median of each measured value per (measurement, view), one column per class of rep score."""
+    rows = [
+        {"measurement": m.name, "view": r.view, "class": name, "value": m.value}
+        for r in reps
+        for name, member in classes.items()
+        if member(r.score)
+        for m in r.measured
+        if m.value is not None
+    ]
+    return pd.DataFrame(rows).groupby(["measurement", "view", "class"])["value"].median().unstack("class")
+
+
+def realism_report() -> None:
+    """The demo's good / poor reps beside real correct / incorrect ones, measurement by measurement."""
+    demo_classes = {"demo good": lambda s: s >= GOOD_SCORE, "demo poor": lambda s: s < POOR_SCORE}
+    real_classes = {"real correct": lambda s: s >= POOR_SCORE, "real incorrect": lambda s: s < POOR_SCORE}
+    for exercise in EXERCISES:
+        demo = medians(demo_reps(exercise, EXERCISES[exercise].train_folder), demo_classes)
+        real = real_pushups()[0] if exercise == "pushup" else real_mocap(exercise)[0]
+        table = demo.join(medians(real, real_classes), how="outer").reset_index()
+        print(f"\n{exercise}: medians (units as in preprocessing/form.py)")
+        print("| measurement | view | " + " | ".join(table.columns[2:]) + " |")
+        print("|---|---|" + "---|" * (len(table.columns) - 2))
+        for row in table.itertuples(index=False):
+            values = " | ".join("-" if pd.isna(v) else f"{v:.1f}" for v in row[2:])
+            print(f"| {row[0]} | {row[1]} | {values} |")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dev", action="store_true", help="the quantile sweep on the demo train folder")
+    parser.add_argument("--realism", action="store_true", help="the generator's measurements beside real ones")
     args = parser.parse_args()
+    if args.realism:
+        if not SHARED.is_dir():
+            print(f"{SHARED} is absent: nothing real to compare with")
+            return 1
+        realism_report()
+        return 0
     if args.dev:
         print("| exercise | upper quantile | margin | poor reps (< 55) with an item | good reps (>= 80) with an item |")
         print("|---|---|---|---|---|")

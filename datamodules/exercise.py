@@ -230,8 +230,8 @@ class ExerciseDataModule(LightningDataModule):
         label_scores: label -> score for a CSV with ``label`` instead of ``score`` (lower-case keys;
             default correct / 1 -> 90, incorrect / 0 -> 20).
         feature_set: "original" (the seed's (16, 133) normalised landmarks) or "kinematic" (view-robust
-            angles, bone directions and velocities; see preprocessing/kinematics.py), or "combined" (both,
-            one validity flag).
+            angles, bone directions and velocities; see preprocessing/kinematics.py), "combined" (both,
+            one validity flag), or "kinematic_no_arms" (``kinematic`` without its arm columns).
         augmentation: training-split augmentation of the raw poses (None: off, the seed's behaviour).
         folds, fold: grouped cross-validation; with ``fold`` set, the train rows of that fold are the
             other folds' rows and the test split is fold ``fold`` (see ``grouped_folds``).

@@ -17,7 +17,7 @@ from preprocessing.constants import (
     VISIBILITY_THRESHOLD,
 )
 from preprocessing.files import is_pose_file, is_skeleton_file
-from preprocessing.kinematics import KINEMATIC_DIMS, KINEMATIC_NAMES, kinematic_features
+from preprocessing.kinematics import KINEMATIC_DIMS, KINEMATIC_NAMES, NO_ARMS, kinematic_features
 from preprocessing.normalize import FEATURE_LAYOUT, NORMALIZATION, normalize_sequence
 from preprocessing.pose import PoseEstimator, PoseSettings
 from preprocessing.skeleton3d import load_skeleton
@@ -141,7 +141,12 @@ FEATURE_SETS["combined"] = FeatureSet(
     KINEMATIC_DIMS - 1 + FEATURE_DIMS,
     f"{', '.join(KINEMATIC_NAMES[:-1])}, then {FEATURE_LAYOUT}",
 )
-FeatureSetName = Literal["original", "kinematic", "combined"]
+FEATURE_SETS["kinematic_no_arms"] = FeatureSet(
+    lambda s: FEATURE_SETS["kinematic"].compute(s)[:, NO_ARMS],
+    len(NO_ARMS),
+    ", ".join(KINEMATIC_NAMES[index] for index in NO_ARMS),
+)
+FeatureSetName = Literal["original", "kinematic", "combined", "kinematic_no_arms"]
 
 
 def feature_set(name: str) -> FeatureSet:

@@ -47,6 +47,13 @@ KINEMATIC_NAMES = (
     "valid",
 )
 KINEMATIC_DIMS = len(KINEMATIC_NAMES)
+ARM_NAMES = tuple(
+    name for name in KINEMATIC_NAMES if name.split("_")[0] in ("elbow", "shoulder", "upper", "forearm", "wrist")
+)
+NO_ARMS = tuple(index for index, name in enumerate(KINEMATIC_NAMES) if name not in ARM_NAMES)
+"""Columns of ``kinematic_no_arms``: the trunk, neck, hips and legs alone. Squat and lunge form is
+judged there, and what the arms do varies between people and instructions (arms overhead in UI-PRMD's
+deep squats, anywhere in its lunges), so a model may learn a person's arms instead of their form."""
 EPS = 1e-6
 MAX_RATIO = 5.0  # cap for lengths measured in torso lengths (a torso seen end-on is short)
 

@@ -19,8 +19,8 @@ from preprocessing.augment import (
 )
 from preprocessing.cache import PoseSequence
 from preprocessing.constants import NUM_FRAMES
-from preprocessing.features import sequence_features
-from preprocessing.kinematics import KINEMATIC_DIMS, KINEMATIC_NAMES
+from preprocessing.features import feature_dims, sequence_features
+from preprocessing.kinematics import KINEMATIC_DIMS, KINEMATIC_NAMES, NO_ARMS
 from preprocessing.landmarks import ELBOW, SHOULDER, WRIST
 from preprocessing.normalize import valid_frames
 
@@ -118,6 +118,22 @@ def test_kinematic_features_ignore_mirror_position_and_size():
     np.testing.assert_allclose(sequence_features(moved, "kinematic"), features, atol=1e-4)
     original = sequence_features(sequence, "original")
     assert np.abs(sequence_features(mirror(sequence), "original") - original).max() > 0.1  # the seed's is not
+
+
+def test_kinematic_no_arms_is_kinematic_without_the_arm_columns_and_ignores_the_arms():
+    sequence = pose()
+    full, legs = sequence_features(sequence, "kinematic"), sequence_features(sequence, "kinematic_no_arms")
+    assert legs.shape == (NUM_FRAMES, feature_dims("kinematic_no_arms")) == (NUM_FRAMES, KINEMATIC_DIMS - 12)
+    np.testing.assert_array_equal(legs, full[:, NO_ARMS])
+    kept = [KINEMATIC_NAMES[index] for index in NO_ARMS]
+    assert {"knee_angle", "hip_angle", "trunk_inclination", "thigh_x", "valid"} <= set(kept)
+    assert not [name for name in kept if "elbow" in name or "wrist" in name or "arm" in name]
+    landmarks = sequence.landmarks.copy()
+    landmarks[:, [*ELBOW, *WRIST], 1] -= 0.3  # arms raised overhead
+    raised = dataclasses.replace(sequence, landmarks=landmarks)
+    np.testing.assert_array_equal(sequence_features(raised, "kinematic_no_arms"), legs)
+    assert np.abs(sequence_features(raised, "kinematic") - full).max() > 0.1
+    np.testing.assert_array_equal(legs[:, -1] > 0, sequence.detected)
 
 
 def test_kinematic_angles_are_true_angles_in_stretched_frames():

@@ -145,7 +145,7 @@ def test_view_augmentation_and_mirror_keep_shapes_and_the_validity_flag(tmp_path
     config = AugmentationConfig(mirror=1.0, temporal=True)
     sample = augment(first, config, rng)
     assert sample.landmarks.shape == (NUM_FRAMES, 33, 4)
-    for name in ("original", "kinematic", "combined"):
+    for name in ("original", "kinematic", "combined", "kinematic_no_arms"):
         features = sequence_features(sample, name)
         assert features.shape[1] == feature_dims(name)
         assert features.shape[0] == NUM_FRAMES and np.isfinite(features).all()
