@@ -187,14 +187,13 @@ def dev_sweep(exercise: str) -> None:
             print(f"| {exercise} | {upper} | {margin} | {share(poor)} | {share(good)} |")
 
 
-def real_pushups() -> tuple[list[Rep], list[list]]:
-    table = pd.read_csv(SHARED / "real_pushups" / "manifest.csv")
-    videos = [str(SHARED / "real_pushups" / v) for v in table["video"]]
-    reps = measured_reps("pushup", videos, table["group"], table["label"].map(LABEL_SCORE))
-    return reps, by_group("pushup", reps)
-
-
-def real_mocap(exercise: str) -> tuple[list[Rep], list[list]]:
+def real_reps(exercise: str) -> list[Rep]:
+    """The measured real reps: push-ups from ``../shared/real_pushups``, squats and lunges from
+    ``../shared/real_mocap`` through the three fixed virtual cameras."""
+    if exercise == "pushup":
+        table = pd.read_csv(SHARED / "real_pushups" / "manifest.csv")
+        videos = [str(SHARED / "real_pushups" / v) for v in table["video"]]
+        return measured_reps("pushup", videos, table["group"], table["label"].map(LABEL_SCORE))
     table = pd.read_csv(SHARED / "real_mocap" / "manifest.csv")
     table = table[table["exercise"] == exercise]
     videos, groups, scores = [], [], []
@@ -203,7 +202,12 @@ def real_mocap(exercise: str) -> tuple[list[Rep], list[list]]:
             videos.append(f"{SHARED / 'real_mocap' / row['file']}#{view}")
             groups.append(row["subject"])
             scores.append(LABEL_SCORE[row["label"]])
-    reps = measured_reps(exercise, videos, groups, scores)
+    return measured_reps(exercise, videos, groups, scores)
+
+
+def real_items(exercise: str) -> tuple[list[Rep], list[list]]:
+    """The real reps and their items, leaving one recording (push-ups) or subject out."""
+    reps = real_reps(exercise)
     return reps, by_group(exercise, reps)
 
 
@@ -226,8 +230,7 @@ def realism_report() -> None:
     real_classes = {"real correct": lambda s: s >= POOR_SCORE, "real incorrect": lambda s: s < POOR_SCORE}
     for exercise in EXERCISES:
         demo = medians(demo_reps(exercise, EXERCISES[exercise].train_folder), demo_classes)
-        real = real_pushups()[0] if exercise == "pushup" else real_mocap(exercise)[0]
-        table = demo.join(medians(real, real_classes), how="outer").reset_index()
+        table = demo.join(medians(real_reps(exercise), real_classes), how="outer").reset_index()
         print(f"\n{exercise}: medians (units as in preprocessing/form.py)")
         print("| measurement | view | " + " | ".join(table.columns[2:]) + " |")
         print("|---|---|" + "---|" * (len(table.columns) - 2))
@@ -263,9 +266,9 @@ def main() -> int:
     if not SHARED.is_dir():
         print(f"{SHARED} is absent: no real-data figures")
         return 0
-    label_table("real push-ups, leave one recording out (clips)", *real_pushups())
+    label_table("real push-ups, leave one recording out (clips)", *real_items("pushup"))
     for exercise in ("squat", "lunge"):
-        label_table(f"real {exercise}s (motion capture), leave one subject out, 3 views per rep", *real_mocap(exercise))
+        label_table(f"real {exercise}s (motion capture), leave one subject out, 3 views per rep", *real_items(exercise))
     return 0
 
 

@@ -47,10 +47,10 @@ KINEMATIC_NAMES = (
     "valid",
 )
 KINEMATIC_DIMS = len(KINEMATIC_NAMES)
-ARM_NAMES = tuple(
-    name for name in KINEMATIC_NAMES if name.split("_")[0] in ("elbow", "shoulder", "upper", "forearm", "wrist")
+ARM_PARTS = ("elbow", "shoulder", "wrist", "upper_arm", "forearm")  # the shoulder angle is the upper arm's
+NO_ARMS = tuple(
+    index for index, name in enumerate(KINEMATIC_NAMES) if not name.startswith(tuple(f"{part}_" for part in ARM_PARTS))
 )
-NO_ARMS = tuple(index for index, name in enumerate(KINEMATIC_NAMES) if name not in ARM_NAMES)
 """Columns of ``kinematic_no_arms``: the trunk, neck, hips and legs alone. Squat and lunge form is
 judged there, and what the arms do varies between people and instructions (arms overhead in UI-PRMD's
 deep squats, anywhere in its lunges), so a model may learn a person's arms instead of their form."""
