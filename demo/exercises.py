@@ -117,7 +117,7 @@ def lunge_stance(subject: Subject, severity: dict[str, float]) -> tuple[np.ndarr
     half_stance = subject.stance * body.hip_width / 2
     front_ankle = np.array([SIDE_SIGN[front] * half_stance, body.ankle_height, 0.0])
     thigh = np.array([lerp(92.0, 50.0, severity["depth"])])
-    shank = np.array([22.0 + 20.0 * severity["knee_over_toe"]])
+    shank = np.array([6.0 + 30.0 * severity["knee_over_toe"]])
     _, hip = leg_from_ankle(front_ankle[None], FORWARD, shank, thigh, body)
     pelvis = np.array([0.0, hip[0, 1], hip[0, 2]])
     hip_height, back_raise = pelvis[1], 55.0
@@ -188,7 +188,7 @@ def lunge_joints(subject: Subject, severity: dict[str, float], timeline: Timelin
     bends = [FORWARD + wobble * (side == subject.lead_side) for side in SIDES]
     knees = [two_link(hips[:, side], joints["ankle"][:, side], body.thigh, body.shank, bends[side]) for side in SIDES]
     joints.update(hip=hips, knee=stack_sides(*knees))
-    lean = 2.0 + (1.0 + 22.0 * severity["torso_lean"]) * m
+    lean = 3.0 + (5.0 + 35.0 * severity["torso_lean"]) * m
     joints.update(trunk(hips, lean, np.zeros_like(m), subject.neck_flex, 10.0 * sway, body))
     joints.update(arms_forward(joints["shoulder"], lerp(5.0, 5.0 + 40.0 * subject.arm_reach, m), 20.0, body))
     return joints
